@@ -1,0 +1,38 @@
+# Two commands for a new user: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export ISU_DATABASE_URL ?= sqlite:///$(CURDIR)/var/isu.sqlite3
+
+.PHONY: run test install lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Migrate the embedded SQLite database, load the demo, serve on 127.0.0.1:8000.
+run: install
+	ISU_MODE=dev $(BIN)/isu db upgrade
+	ISU_MODE=dev $(BIN)/isu serve --host 127.0.0.1 --port 8000
+
+## Lint, type-check and run the whole suite on SQLite and PostgreSQL.
+test: install lint
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app exporters migrations tests bench
+	$(BIN)/isu variables --json > /dev/null
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""ISU register: individbaserad systematisk uppföljning (ISU) av stöd till våldsutsatta vuxna."""

@@ -1,0 +1,1 @@
+"""Bearer tokens, the principal, role and scope checks."""

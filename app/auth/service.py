@@ -1,0 +1,109 @@
+"""Issuing, checking and revoking opaque bearer tokens."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.principal import Principal
+from app.clock import utcnow
+from app.errors import NotFound
+from app.models import ApiToken, User
+from app.security.crypto import hash_token, new_token
+
+
+def issue_token(
+    session: Session, user: User, *, expires_in_days: int | None = 90, label: str | None = None
+) -> str:
+    """Create a token for ``user``; the plaintext is returned once and never stored."""
+    token = new_token()
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    session.add(
+        ApiToken(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at, label=label)
+    )
+    session.flush()
+    return token
+
+
+def revoke_tokens(session: Session, username: str) -> int:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound()
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    for token in tokens:
+        token.revoked_at = utcnow()
+    return len(tokens)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    now = utcnow()
+    if api_token.revoked_at is not None or not user.is_active:
+        return None
+    if api_token.expires_at is not None and _aware(api_token.expires_at) <= now:
+        return None
+    return Principal(
+        user_id=user.id,
+        role=user.role,
+        municipality_code=user.municipality_code,
+        county_code=user.county_code,
+        unit_id=user.unit_id,
+    )
+
+
+class FailureLimiter:
+    """Sliding-window count of failed authentications per client address.
+
+    Kept in process memory: a restart forgets it, which is acceptable for a
+    brake on token guessing (tokens carry 256 bits of entropy anyway).
+    """
+
+    def __init__(self, limit: int, window_seconds: int) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _prune(self, client: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(client, deque())
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds to wait, or None when the client may try again."""
+        now = time.monotonic()
+        with self._lock:
+            failures = self._prune(client, now)
+            if len(failures) < self.limit:
+                return None
+            return max(1, int(failures[0] + self.window - now) + 1)
+
+    def fail(self, client: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._prune(client, now).append(now)
+
+
+def user_by_id(session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id)

@@ -1,0 +1,1 @@
+"""The variable catalogue: spec of the YAML files, loading, validation of values."""

@@ -1,0 +1,280 @@
+"""Domain errors rendered as RFC 9457 ``application/problem+json``.
+
+Every message is Swedish with an English translation beside it and never
+contains a submitted value: a rejected personnummer or comment must not end up
+in a response body, a log or an exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("isu.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One failing field: a JSON pointer into the request body (RFC 6901)."""
+
+    pointer: str
+    code: str
+    detail: str
+    detail_en: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "pointer": self.pointer,
+            "code": self.code,
+            "detail": self.detail,
+            "detail_en": self.detail_en,
+        }
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 400
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Felaktig begäran"
+    title_en: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        detail_en: str | None = None,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        self.detail_en = detail_en or self.title_en
+        self.errors = tuple(errors)
+        self.headers = headers or {}
+        super().__init__(self.detail_en)
+
+
+class ValidationFailed(AppError):
+    status = 422
+    slug = "validation"
+    title = "Uppgifterna kunde inte sparas"
+    title_en = "The data could not be saved"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        super().__init__(
+            "En eller flera uppgifter är felaktiga. Se errors.",
+            "One or more fields are invalid. See errors.",
+            errors=errors,
+        )
+
+
+class Unauthenticated(AppError):
+    status = 401
+    slug = "unauthenticated"
+    title = "Inloggning krävs"
+    title_en = "Authentication required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Ange en giltig åtkomsttoken (Authorization: Bearer …).",
+            "Provide a valid access token (Authorization: Bearer …).",
+            headers={"WWW-Authenticate": 'Bearer realm="isu"'},
+        )
+
+
+class Forbidden(AppError):
+    status = 403
+    slug = "forbidden"
+    title = "Behörighet saknas"
+    title_en = "Forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    slug = "not-found"
+    title = "Hittades inte"
+    title_en = "Not found"
+
+    def __init__(self) -> None:
+        # One body for "missing" and "not yours": existence must not leak.
+        super().__init__("Resursen finns inte.", "The resource does not exist.")
+
+
+class Conflict(AppError):
+    status = 409
+    slug = "conflict"
+    title = "Konflikt"
+    title_en = "Conflict"
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    slug = "stale-version"
+    title = "Ärendet har ändrats av någon annan"
+    title_en = "The case was changed by someone else"
+
+
+class PreconditionRequired(AppError):
+    status = 428
+    slug = "if-match-required"
+    title = "If-Match saknas"
+    title_en = "If-Match required"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    slug = "payload-too-large"
+    title = "För stor begäran"
+    title_en = "Payload too large"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    slug = "rate-limited"
+    title = "För många försök"
+    title_en = "Too many requests"
+
+
+class IntegrityError(AppError):
+    """Stored ciphertext failed authentication: tampering or a key problem."""
+
+    status = 500
+    slug = "integrity"
+    title = "Lagrade uppgifter kunde inte verifieras"
+    title_en = "Stored data failed an integrity check"
+
+
+def problem_response(
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    title_en: str,
+    detail: str,
+    detail_en: str,
+    instance: str,
+    errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "title_en": title_en,
+        "status": status,
+        "detail": detail,
+        "detail_en": detail_en,
+        "instance": instance,
+    }
+    if errors:
+        body["errors"] = [e.as_json() for e in errors]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+# Pydantic error types -> (Swedish, English). Pydantic's own messages may quote
+# the input, so they are never passed through.
+_PYDANTIC_MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("Uppgiften saknas.", "This field is required."),
+    "extra_forbidden": ("Fältet får inte anges här.", "This field may not be set here."),
+    "json_invalid": ("Ogiltig JSON.", "Invalid JSON."),
+    "date_from_datetime_parsing": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
+    "date_parsing": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
+    "date_type": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
+    "date_from_datetime_inexact": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
+    "string_too_long": ("Texten är för lång.", "The text is too long."),
+    "string_too_short": ("Texten är för kort.", "The text is too short."),
+    "too_long": ("För många värden.", "Too many values."),
+    "uuid_parsing": ("Ogiltigt id.", "Invalid id."),
+}
+
+
+def pointer_from_loc(loc: Sequence[int | str]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        where = parts.pop(0)
+        if where != "body":
+            parts.insert(0, where)
+    escaped = [str(p).replace("~", "~0").replace("/", "~1") for p in parts]
+    return "/" + "/".join(escaped) if escaped else ""
+
+
+def errors_from_pydantic(raw: Sequence[Any]) -> list[FieldError]:
+    errors = []
+    for err in raw:
+        sv, en = _PYDANTIC_MESSAGES.get(err.get("type", ""), ("Ogiltigt värde.", "Invalid value."))
+        errors.append(
+            FieldError(pointer_from_loc(err.get("loc", ())), err.get("type", "invalid"), sv, en)
+        )
+    return errors
+
+
+def install_handlers(app: FastAPI) -> None:
+    def instance(request: Request) -> str:
+        return request.url.path
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(
+            status=exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            title_en=exc.title_en,
+            detail=exc.detail,
+            detail_en=exc.detail_en,
+            instance=instance(request),
+            errors=exc.errors,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = errors_from_pydantic(exc.errors())
+        return problem_response(
+            status=422,
+            slug=ValidationFailed.slug,
+            title=ValidationFailed.title,
+            title_en=ValidationFailed.title_en,
+            detail="En eller flera uppgifter är felaktiga. Se errors.",
+            detail_en="One or more fields are invalid. See errors.",
+            instance=instance(request),
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            err: AppError = NotFound()
+        elif exc.status_code == 405:
+            err = AppError("Metoden stöds inte.", "Method not allowed.")
+        else:
+            err = AppError()
+        return problem_response(
+            status=exc.status_code,
+            slug=err.slug if exc.status_code == 404 else f"http-{exc.status_code}",
+            title=err.title,
+            title_en=err.title_en,
+            detail=err.detail,
+            detail_en=err.detail_en,
+            instance=instance(request),
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the type only: an exception text may quote stored values.
+        log.error("unhandled_error", extra={"error_type": type(exc).__name__})
+        return problem_response(
+            status=500,
+            slug="internal",
+            title="Internt fel",
+            title_en="Internal error",
+            detail="Ett oväntat fel inträffade. Inget sparades.",
+            detail_en="An unexpected error occurred. Nothing was saved.",
+            instance=instance(request),
+        )

@@ -1,0 +1,59 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.auth.service import FailureLimiter
+from app.catalogue.loader import load_catalogue
+from app.catalogue.router import router as catalogue_router
+from app.config import Settings, get_settings
+from app.db import make_engine, make_session_factory
+from app.errors import install_handlers
+from app.middleware import BodySizeLimit, RequestContext
+from app.security.keyring import Keyring
+from app.security.master import load_master_key
+
+API_PREFIX = "/api/v1"
+log = logging.getLogger("isu")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Fails at once (before serving) on a bad catalogue or key."""
+    settings = settings or get_settings()
+    catalogue = load_catalogue(settings.catalogue_dir)
+    keyring = Keyring(load_master_key(settings))
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    with session_factory() as session:
+        keyring.verify(session)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="ISU-registret",
+        summary="Individbaserad systematisk uppföljning av stöd till våldsutsatta vuxna "
+        "(follow-up of support to adults exposed to violence)",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.catalogue = catalogue
+    app.state.keyring = keyring
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.auth_limiter = FailureLimiter(
+        settings.auth_failure_limit, settings.auth_failure_window_seconds
+    )
+    install_handlers(app)
+    app.include_router(catalogue_router, prefix=API_PREFIX)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    return app

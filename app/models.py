@@ -1,0 +1,316 @@
+"""All ORM models.
+
+Shape per DESIGN.md §5: structural columns (ids, unit, municipality, pseudonym,
+key dates, status, version, timestamps), catalogue-validated values in a JSON
+column, child tables for repeated records. Free text (comments, survey
+suggestions) is only ever stored encrypted, in ``*_ciphertext`` columns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base
+
+ROLES = ("caseworker", "coordinator", "regional", "national", "admin")
+UNIT_KINDS = ("myndighet", "utforare", "bada", "annat")
+STATUSES = (
+    "aktualiserad",
+    "fatt_insats",
+    "avslutad",
+    "avslutsorsak_angiven",
+    "maluppfoljning_angiven",
+    "brukarenkat_genomford",
+)
+
+
+def _now() -> datetime:
+    from app.clock import utcnow
+
+    return utcnow()
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+
+class Unit(TimestampMixin, Base):
+    """A verksamhet: the unit that registers cases (SUV 1 and 2)."""
+
+    __tablename__ = "units"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {UNIT_KINDS!r}", name="kind"),
+        UniqueConstraint("municipality_code", "name"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    municipality_code: Mapped[str] = mapped_column(String(4), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(10))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    municipality_code: Mapped[str | None] = mapped_column(String(4), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(2))
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+class ApiToken(Base):
+    """An opaque bearer token; only its hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class MunicipalityKey(Base):
+    """A per-municipality key wrapped by the master key (envelope encryption).
+
+    ``purpose`` is ``pseudonym`` (HMAC key for client pseudonyms; never rotated
+    without re-identification) or ``data`` (AES-GCM key for free text; rotated
+    by ``isu keys rotate``).
+    """
+
+    __tablename__ = "municipality_keys"
+    __table_args__ = (
+        UniqueConstraint("municipality_code", "purpose", "version"),
+        CheckConstraint("purpose IN ('pseudonym', 'data')", name="purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(4))
+    purpose: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Case(TimestampMixin, Base):
+    """One period of support for one adult client at one unit (ärende)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        Index("ix_cases_municipality_actualised", "municipality_code", "actualised_on"),
+        Index("ix_cases_municipality_pseudonym", "municipality_code", "client_pseudonym"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    municipality_code: Mapped[str] = mapped_column(String(4))
+    district_code: Mapped[str | None] = mapped_column(String(10))
+    client_pseudonym: Mapped[str] = mapped_column(String(64))
+    client_id_kind: Mapped[str] = mapped_column(String(20))
+    pseudonym_key_version: Mapped[int] = mapped_column(Integer)
+    caseworker_ref: Mapped[str | None] = mapped_column(String(64))
+    actualised_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    first_intervention_on: Mapped[date | None] = mapped_column(Date)
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    comments_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    data_key_version: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(30), default="aktualiserad")
+    is_excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    exclusion_reason: Mapped[str | None] = mapped_column(String(30))
+    catalogue_version: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+
+    __mapper_args__ = {"version_id_col": version}
+
+    interventions: Mapped[list[Intervention]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="Intervention.start_on"
+    )
+    risk_assessments: Mapped[list[RiskAssessment]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="RiskAssessment.assessed_on"
+    )
+    survey: Mapped[SurveyResponse | None] = relationship(lazy="raise", cascade="all, delete-orphan")
+
+
+class Intervention(TimestampMixin, Base):
+    """Stöd/insats: SUV 117 start date, 118 type, 126 grounds."""
+
+    __tablename__ = "interventions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    start_on: Mapped[date] = mapped_column(Date)
+    type_code: Mapped[int] = mapped_column(Integer)
+    grounds_code: Mapped[int | None] = mapped_column(Integer)
+    comments_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    data_key_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class RiskAssessment(TimestampMixin, Base):
+    """Upprepad skattning risk/farlighet (SUV 90)."""
+
+    __tablename__ = "risk_assessments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    assessed_on: Mapped[date] = mapped_column(Date)
+    phase_code: Mapped[int] = mapped_column(Integer)
+    instrument_code: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int | None] = mapped_column(Integer)
+
+
+class SurveyResponse(TimestampMixin, Base):
+    """Brukarenkät: at most one per case (SUV 202-217)."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), unique=True
+    )
+    answered_on: Mapped[date] = mapped_column(Date)
+    language_code: Mapped[int] = mapped_column(Integer)
+    mode_code: Mapped[int] = mapped_column(Integer)
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    text_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Survey free text (217) and comments, encrypted."""
+    data_key_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class CaseRevision(Base):
+    """The case's history: who changed which fields when, with the coded values.
+
+    Values are kept so a statistician can see that a perpetrator registered as
+    current partner later became former partner; free text is not copied here.
+    """
+
+    __tablename__ = "case_revisions"
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    changed_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    fields: Mapped[list[str]] = mapped_column(default=list)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class KodnyckelEntry(Base):
+    """Optional code key: pseudonym -> identifier, encrypted, never exported."""
+
+    __tablename__ = "kodnyckel"
+    __table_args__ = (UniqueConstraint("municipality_code", "client_pseudonym"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    municipality_code: Mapped[str] = mapped_column(String(4))
+    client_pseudonym: Mapped[str] = mapped_column(String(64))
+    identifier_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    data_key_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class LocalVariableDefinition(TimestampMixin, Base):
+    """A municipality's or county's own variable, as catalogue data."""
+
+    __tablename__ = "local_variables"
+    __table_args__ = (
+        CheckConstraint("owner_kind IN ('municipality', 'county')", name="owner_kind"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    owner_kind: Mapped[str] = mapped_column(String(12))
+    owner_code: Mapped[str] = mapped_column(String(4), index=True)
+    definition: Mapped[dict[str, Any]] = mapped_column()
+    export_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IdempotencyRecord(Base):
+    """The first result of a POST with an Idempotency-Key, for replays."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(12))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained audit log. Never values, only names."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    municipality_code: Mapped[str | None] = mapped_column(String(4), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    fields: Mapped[list[str]] = mapped_column(default=list)
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditChainHead(Base):
+    """One row: the last event's hash. Locked FOR UPDATE by every writer so that
+    concurrent transactions append to the chain one after another, never fork it."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,1 @@
+"""Security primitives: client identifier normalisation, pseudonymisation, encryption."""

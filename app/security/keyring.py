@@ -1,0 +1,123 @@
+"""Per-municipality keys, wrapped by the master key (envelope encryption).
+
+Each municipality has a ``pseudonym`` key (HMAC for client pseudonyms; stable,
+so the same person keeps the same pseudonym) and ``data`` keys (AES-GCM for
+free text; a new version on every rotation). Unwrapped keys are cached per
+process by the wrapped blob, so a rotation is picked up at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import MunicipalityKey
+from app.security.crypto import (
+    IntegrityFailure,
+    KeyConfigurationError,
+    MasterKey,
+    new_data_key,
+    unwrap_key,
+    wrap_key,
+)
+
+
+def key_context(municipality_code: str, purpose: str, version: int) -> str:
+    return f"{municipality_code}:{purpose}:{version}"
+
+
+@dataclass
+class Keyring:
+    master: MasterKey
+    _cache: dict[bytes, bytes] = field(default_factory=dict, repr=False)
+
+    def _unwrap(self, row: MunicipalityKey) -> bytes:
+        cached = self._cache.get(row.wrapped_key)
+        if cached is None:
+            ctx = key_context(row.municipality_code, row.purpose, row.version)
+            cached = unwrap_key(self.master, row.wrapped_key, context=ctx)
+            self._cache[row.wrapped_key] = cached
+        return cached
+
+    def current(self, session: Session, municipality_code: str, purpose: str) -> tuple[int, bytes]:
+        """The newest key of ``purpose``; created on first use."""
+        row = _newest(session, municipality_code, purpose)
+        if row is None:
+            row = _create(session, self.master, municipality_code, purpose, 1)
+        return row.version, self._unwrap(row)
+
+    def version(
+        self, session: Session, municipality_code: str, purpose: str, version: int
+    ) -> bytes:
+        row = session.scalar(
+            select(MunicipalityKey).where(
+                MunicipalityKey.municipality_code == municipality_code,
+                MunicipalityKey.purpose == purpose,
+                MunicipalityKey.version == version,
+            )
+        )
+        if row is None:
+            raise IntegrityFailure()
+        return self._unwrap(row)
+
+    def add_version(self, session: Session, municipality_code: str, purpose: str) -> int:
+        newest = _newest(session, municipality_code, purpose)
+        version = 1 if newest is None else newest.version + 1
+        _create(session, self.master, municipality_code, purpose, version)
+        return version
+
+    def verify(self, session: Session) -> None:
+        """Refuse a master key that cannot unwrap the stored keys (P6)."""
+        rows = session.scalars(select(MunicipalityKey).limit(20)).all()
+        for row in rows:
+            if row.master_key_id != self.master.key_id:
+                raise KeyConfigurationError(
+                    "Huvudnyckeln stämmer inte med databasens nycklar. "
+                    "(The master key does not match the database's keys.)"
+                )
+            try:
+                self._unwrap(row)
+            except IntegrityFailure:
+                raise KeyConfigurationError(
+                    "Databasens nycklar kan inte öppnas med huvudnyckeln. "
+                    "(The database's keys cannot be opened with this master key.)"
+                ) from None
+
+
+def _newest(session: Session, municipality_code: str, purpose: str) -> MunicipalityKey | None:
+    return session.scalar(
+        select(MunicipalityKey)
+        .where(
+            MunicipalityKey.municipality_code == municipality_code,
+            MunicipalityKey.purpose == purpose,
+        )
+        .order_by(MunicipalityKey.version.desc())
+        .limit(1)
+    )
+
+
+def _create(
+    session: Session, master: MasterKey, municipality_code: str, purpose: str, version: int
+) -> MunicipalityKey:
+    row = MunicipalityKey(
+        municipality_code=municipality_code,
+        purpose=purpose,
+        version=version,
+        wrapped_key=wrap_key(
+            master, new_data_key(), context=key_context(municipality_code, purpose, version)
+        ),
+        master_key_id=master.key_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # Another transaction created the same key version first: use theirs.
+        existing = _newest(session, municipality_code, purpose)
+        if existing is None or existing.version != version:
+            raise
+        return existing
+    return row

@@ -1,0 +1,1 @@
+"""Units (verksamheter) and users."""
