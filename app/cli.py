@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.catalogue.loader import CatalogueError, load_catalogue
 from app.config import PROJECT_ROOT, get_settings
 from app.db import make_engine, make_session_factory, transaction
+from app.security.cli import keys_app
 
 app = typer.Typer(
     help="ISU-registret: uppföljning av stöd till våldsutsatta vuxna.", no_args_is_help=True
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(units_app, name="units")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 err_console = Console(stderr=True)

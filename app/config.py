@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     auth_failure_window_seconds: int = 60
     idempotency_ttl_hours: int = 24
     suppression_threshold: int = 7
+    kodnyckel_municipalities: list[str] = []
+    """Municipalities that keep a kodnyckel (pseudonym -> identifier), e.g. ["0180"]."""
 
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

@@ -15,7 +15,7 @@ from app.auth.service import FailureLimiter, authenticate
 from app.catalogue.loader import Catalogue
 from app.config import Settings
 from app.db import transaction
-from app.errors import Forbidden, TooManyRequests, Unauthenticated
+from app.errors import Forbidden, IntegrityError, TooManyRequests, Unauthenticated
 from app.security.keyring import Keyring
 
 
@@ -28,9 +28,28 @@ def get_session(request: Request) -> Iterator[Session]:
         try:
             yield session
             session.commit()
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            _after_failure(request, exc)
             raise
+
+
+def _after_failure(request: Request, exc: BaseException) -> None:
+    """Work that must survive the request's rollback."""
+    idempotency = getattr(request.state, "idempotency", None)
+    if idempotency is not None:
+        idempotency.release()
+    if isinstance(exc, IntegrityError):
+        principal: Principal | None = getattr(request.state, "principal", None)
+        with transaction(request.app.state.session_factory) as session:
+            record(
+                session,
+                actor=principal.actor if principal else Actor(None, None, None),
+                action="integrity.failed",
+                object_type="request",
+                outcome="integrity_failure",
+                request_id=request_id(request),
+            )
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("isu.errors")
@@ -191,6 +192,25 @@ _PYDANTIC_MESSAGES: dict[str, tuple[str, str]] = {
     "string_too_short": ("Texten är för kort.", "The text is too short."),
     "too_long": ("För många värden.", "Too many values."),
     "uuid_parsing": ("Ogiltigt id.", "Invalid id."),
+    "uuid_type": ("Ogiltigt id.", "Invalid id."),
+    "literal_error": ("Koden finns inte i kodlistan.", "The code is not in the code list."),
+    "enum": ("Värdet finns inte bland de tillåtna.", "The value is not one of the allowed ones."),
+    "greater_than_equal": ("Värdet är för litet.", "The value is too small."),
+    "less_than_equal": ("Värdet är för stort.", "The value is too large."),
+    "int_type": ("Ange ett heltal.", "Give an integer."),
+    "int_parsing": ("Ange ett heltal.", "Give an integer."),
+    "int_from_float": ("Ange ett heltal.", "Give an integer."),
+    "string_type": ("Ange en text.", "Give a text."),
+    "list_type": ("Ange en lista.", "Give a list."),
+    "dict_type": ("Ange ett objekt.", "Give an object."),
+    "model_type": ("Ange ett objekt.", "Give an object."),
+    "model_attributes_type": ("Ange ett objekt.", "Give an object."),
+    "bool_type": ("Ange sant eller falskt.", "Give true or false."),
+    "nul_character": (
+        "Texten innehåller otillåtna tecken (NUL).",
+        "The text contains forbidden characters (NUL).",
+    ),
+    "string_unicode": ("Texten är inte giltig UTF-8.", "The text is not valid UTF-8."),
 }
 
 
@@ -245,6 +265,15 @@ def install_handlers(app: FastAPI) -> None:
             instance=instance(request),
             errors=errors,
         )
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> JSONResponse:
+        # Another transaction updated the same row version first (C1).
+        err = PreconditionFailed(
+            "Ärendet har ändrats av någon annan. Hämta det igen.",
+            "The case was changed by someone else. Fetch it again.",
+        )
+        return await _app_error(request, err)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -154,6 +154,9 @@ async def get_idempotency(
     idem = Idempotency(idempotency_key, digest, principal, request.app.state.session_factory)
     if idempotency_key is not None:
         _reserve(idem)
+        if idem.replay is None:
+            # Released by the session dependency if the request fails.
+            request.state.idempotency = idem
     return idem
 
 

@@ -8,15 +8,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.audit.router import router as audit_router
 from app.auth.service import FailureLimiter
+from app.cases.router import build_router as build_case_router
+from app.cases.schemas import build_case_schemas
 from app.catalogue.loader import load_catalogue
 from app.catalogue.router import router as catalogue_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
+from app.kodnyckel.router import router as kodnyckel_router
+from app.local_variables.router import router as local_variables_router
 from app.middleware import BodySizeLimit, RequestContext
+from app.quality.router import router as quality_router
 from app.security.keyring import Keyring
 from app.security.master import load_master_key
+from app.units.router import router as units_router
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("isu")
@@ -54,6 +61,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_handlers(app)
     app.include_router(catalogue_router, prefix=API_PREFIX)
+    app.include_router(build_case_router(build_case_schemas(catalogue)), prefix=API_PREFIX)
+    for router in (
+        audit_router,
+        kodnyckel_router,
+        local_variables_router,
+        quality_router,
+        units_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app

@@ -135,3 +135,17 @@ def app(shared_app: FastAPI, session_factory: sessionmaker[Session]) -> Iterator
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def fresh_database_url(engine_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new migrated database for tests that commit for real (concurrency, crash)."""
+    return new_database_url(engine_name, request, tmp_path)
+
+
+@pytest.fixture
+def committing_app(fresh_database_url: str) -> Iterator[FastAPI]:
+    """An app whose requests really commit, on its own fresh database."""
+    api = create_app(make_settings(fresh_database_url))
+    yield api
+    api.state.engine.dispose()

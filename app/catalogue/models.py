@@ -94,6 +94,7 @@ def group_model(
     name: str,
     *,
     required: frozenset[str] = frozenset(),
+    partial: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> type[BaseModel]:
     """A repeated record: its SUV variables (``required`` ones must be given)
@@ -101,7 +102,7 @@ def group_model(
     fields: dict[str, Any] = {}
     for field in catalogue.groups[group].extra_fields:
         annotation = annotation_for(field)
-        if field.required:
+        if field.required and not partial:
             fields[field.key] = (
                 annotation,
                 Field(title=field.label.sv, description=field.label.en),

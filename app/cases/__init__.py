@@ -1,0 +1,1 @@
+"""Cases (ärenden): registration, phases, repeated records, closing, history."""

@@ -1,0 +1,310 @@
+# mypy: disable-error-code="valid-type"
+"""Case routes. Thin: parse, authorise, call one service function, respond.
+
+Bodies are the catalogue-generated models of :mod:`app.cases.schemas`, so this
+router is built per app by :func:`build_router`. No ``from __future__ import
+annotations`` here: FastAPI must see the generated body models as real objects.
+"""
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from app.cases import records, service
+from app.cases.context import CaseContext
+from app.cases.schemas import CaseSchemas, ExclusionIn, HistoryRead
+from app.deps import (
+    CaseUser,
+    CatalogueDep,
+    CoordinatorUser,
+    KeyringDep,
+    SessionDep,
+    SettingsDep,
+    request_id,
+)
+from app.http import etag, expected_version
+from app.idempotency import Idempotency, IdempotencyDep
+from app.models import STATUSES
+
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Ärendet finns inte (eller tillhör inte din verksamhet)", **PROBLEM},
+    409: {"description": "Samma Idempotency-Key pågår redan", **PROBLEM},
+    412: {"description": "If-Match matchar inte ärendets version", **PROBLEM},
+    422: {"description": "Ogiltiga uppgifter; `errors[].pointer` pekar ut fältet", **PROBLEM},
+    428: {"description": "If-Match saknas", **PROBLEM},
+}
+
+
+def case_context(
+    request: Request,
+    session: SessionDep,
+    principal: CaseUser,
+    catalogue: CatalogueDep,
+    keyring: KeyringDep,
+    settings: SettingsDep,
+) -> CaseContext:
+    return CaseContext(session, principal, catalogue, keyring, settings, request_id(request))
+
+
+def coordinator_context(
+    ctx: Annotated[CaseContext, Depends(case_context)], _: CoordinatorUser
+) -> CaseContext:
+    return ctx
+
+
+Ctx = Annotated[CaseContext, Depends(case_context)]
+CoordinatorCtx = Annotated[CaseContext, Depends(coordinator_context)]
+Version = Annotated[int, Depends(expected_version)]
+
+
+def build_router(schemas: CaseSchemas) -> APIRouter:
+    router = APIRouter(prefix="/cases", tags=["cases"])
+    read_model = schemas.read
+
+    def respond(
+        ctx: CaseContext,
+        case: Any,
+        status: int,
+        idem: Idempotency | None = None,
+        location: str | None = None,
+    ) -> JSONResponse:
+        body = read_model.model_validate(service.serialise(ctx, case)).model_dump(mode="json")
+        headers = {"ETag": etag(case.version)}
+        if location:
+            headers["Location"] = location
+        if idem is not None:
+            idem.store(ctx.session, status, {"body": body, "headers": headers})
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def replay(idem: Idempotency) -> JSONResponse | None:
+        if idem.replay is None:
+            return None
+        stored = idem.replay.body
+        return JSONResponse(
+            stored.get("body"), status_code=idem.replay.status, headers=stored.get("headers")
+        )
+
+    def dump(body: BaseModel) -> dict[str, Any]:
+        return body.model_dump(exclude_unset=True)
+
+    Create = schemas.create
+    Update = schemas.update
+    Close = schemas.close
+    InterventionIn = schemas.intervention_in
+    InterventionPatch = schemas.intervention_patch
+    RiskIn = schemas.risk_in
+    RiskPatch = schemas.risk_patch
+    SurveyIn = schemas.survey_in
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Registrera ett ärende (register a case)",
+    )
+    def create_case(body: Create, ctx: Ctx, idem: IdempotencyDep) -> Any:
+        """Aktualisering: bakgrundsuppgifter och klientens identitet (lagras bara som pseudonym)."""
+        if (again := replay(idem)) is not None:
+            return again
+        case = service.create_case(ctx, dump(body))
+        return respond(ctx, case, 201, idem, location=f"/api/v1/cases/{case.id}")
+
+    @router.get("", response_model=schemas.page, summary="Lista ärenden (list cases)")
+    def list_cases(
+        ctx: Ctx,
+        status: Annotated[
+            str | None,
+            Query(description="Status i trattmodellen", json_schema_extra={"enum": list(STATUSES)}),
+        ] = None,
+        unit_id: uuid.UUID | None = None,
+        actualised_from: date | None = None,
+        actualised_to: date | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ) -> Any:
+        if status is not None and status not in STATUSES:
+            from app.errors import FieldError, ValidationFailed
+
+            raise ValidationFailed(
+                [FieldError("/query/status", "unknown_status", "Okänd status.", "Unknown status.")]
+            )
+        return service.list_cases(
+            ctx,
+            status=status,
+            unit_id=unit_id,
+            actualised_from=actualised_from,
+            actualised_to=actualised_to,
+            limit=limit,
+            offset=offset,
+        )
+
+    @router.get(
+        "/{case_id}",
+        response_model=read_model,
+        responses={404: WRITE_RESPONSES[404]},
+        summary="Läs ett ärende (read a case)",
+    )
+    def read_case(case_id: uuid.UUID, ctx: Ctx) -> Any:
+        return respond(ctx, service.read_case(ctx, case_id), 200)
+
+    @router.patch(
+        "/{case_id}",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Uppdatera uppgifter (update values)",
+    )
+    def update_case(case_id: uuid.UUID, body: Update, ctx: Ctx, version: Version) -> Any:
+        """Värden för valfri fas; `null` tar bort ett värde, `[]` betyder "registrerat som inget"."""
+        return respond(ctx, service.update_case(ctx, case_id, version, dump(body)), 200)
+
+    @router.post(
+        "/{case_id}/close",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Avsluta ärendet (close the case)",
+    )
+    def close_case(
+        case_id: uuid.UUID, body: Close, ctx: Ctx, version: Version, idem: IdempotencyDep
+    ) -> Any:
+        if (again := replay(idem)) is not None:
+            return again
+        return respond(ctx, service.close_case(ctx, case_id, version, dump(body)), 200, idem)
+
+    @router.post(
+        "/{case_id}/exclusion",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Undanta från statistiken (exclude from statistics)",
+    )
+    def exclude_case(
+        case_id: uuid.UUID,
+        body: ExclusionIn,
+        ctx: CoordinatorCtx,
+        version: Version,
+        idem: IdempotencyDep,
+    ) -> Any:
+        if (again := replay(idem)) is not None:
+            return again
+        return respond(
+            ctx, service.set_exclusion(ctx, case_id, version, body.reason.value), 200, idem
+        )
+
+    @router.delete(
+        "/{case_id}/exclusion",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Ta med i statistiken igen (include again)",
+    )
+    def include_case(case_id: uuid.UUID, ctx: CoordinatorCtx, version: Version) -> Any:
+        return respond(ctx, service.set_exclusion(ctx, case_id, version, None), 200)
+
+    @router.get(
+        "/{case_id}/history",
+        response_model=HistoryRead,
+        responses={404: WRITE_RESPONSES[404]},
+        summary="Ändringshistorik (change history)",
+    )
+    def case_history(case_id: uuid.UUID, ctx: Ctx) -> Any:
+        return service.history(ctx, case_id)
+
+    @router.post(
+        "/{case_id}/interventions",
+        status_code=201,
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Lägg till stöd/insats",
+    )
+    def add_intervention(
+        case_id: uuid.UUID, body: InterventionIn, ctx: Ctx, idem: IdempotencyDep
+    ) -> Any:
+        if (again := replay(idem)) is not None:
+            return again
+        case, item = records.add_intervention(ctx, case_id, dump(body))
+        return respond(
+            ctx, case, 201, idem, location=f"/api/v1/cases/{case.id}/interventions/{item.id}"
+        )
+
+    @router.patch(
+        "/{case_id}/interventions/{intervention_id}",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Ändra stöd/insats",
+    )
+    def update_intervention(
+        case_id: uuid.UUID,
+        intervention_id: uuid.UUID,
+        body: InterventionPatch,
+        ctx: Ctx,
+        version: Version,
+    ) -> Any:
+        case, _ = records.update_intervention(ctx, case_id, intervention_id, version, dump(body))
+        return respond(ctx, case, 200)
+
+    @router.delete(
+        "/{case_id}/interventions/{intervention_id}",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Ta bort stöd/insats",
+    )
+    def delete_intervention(
+        case_id: uuid.UUID, intervention_id: uuid.UUID, ctx: Ctx, version: Version
+    ) -> Any:
+        return respond(
+            ctx, records.delete_intervention(ctx, case_id, intervention_id, version), 200
+        )
+
+    @router.post(
+        "/{case_id}/risk-assessments",
+        status_code=201,
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Lägg till riskskattning",
+    )
+    def add_risk(case_id: uuid.UUID, body: RiskIn, ctx: Ctx, idem: IdempotencyDep) -> Any:
+        if (again := replay(idem)) is not None:
+            return again
+        case, item = records.add_risk(ctx, case_id, dump(body))
+        return respond(
+            ctx, case, 201, idem, location=f"/api/v1/cases/{case.id}/risk-assessments/{item.id}"
+        )
+
+    @router.patch(
+        "/{case_id}/risk-assessments/{assessment_id}",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Ändra riskskattning",
+    )
+    def update_risk(
+        case_id: uuid.UUID, assessment_id: uuid.UUID, body: RiskPatch, ctx: Ctx, version: Version
+    ) -> Any:
+        case, _ = records.update_risk(ctx, case_id, assessment_id, version, dump(body))
+        return respond(ctx, case, 200)
+
+    @router.delete(
+        "/{case_id}/risk-assessments/{assessment_id}",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Ta bort riskskattning",
+    )
+    def delete_risk(
+        case_id: uuid.UUID, assessment_id: uuid.UUID, ctx: Ctx, version: Version
+    ) -> Any:
+        return respond(ctx, records.delete_risk(ctx, case_id, assessment_id, version), 200)
+
+    @router.put(
+        "/{case_id}/survey",
+        response_model=read_model,
+        responses=WRITE_RESPONSES,
+        summary="Registrera brukarenkät (client survey)",
+    )
+    def put_survey(case_id: uuid.UUID, body: SurveyIn, ctx: Ctx, version: Version) -> Any:
+        """Bara för avslutade ärenden. Fråga 203 besvaras bara när 202 är en förbättring."""
+        return respond(ctx, records.put_survey(ctx, case_id, version, dump(body)), 200)
+
+    return router

@@ -1,0 +1,1 @@
+"""Kodnyckel: pseudonym -> identifier, for coordinators only, audited."""

@@ -1,0 +1,1 @@
+"""A municipality's or county's own variables, defined as data in the database."""

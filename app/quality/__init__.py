@@ -1,0 +1,1 @@
+"""Data-quality report: which cases lack which variables."""
