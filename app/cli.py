@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.catalogue.loader import CatalogueError, load_catalogue
 from app.config import PROJECT_ROOT, get_settings
 from app.db import make_engine, make_session_factory, transaction
+from app.importer.cli import register as register_data_commands
 from app.security.cli import keys_app
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(units_app, name="units")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+register_data_commands(app)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -84,9 +84,14 @@ def request_id(request: Request) -> str | None:
 
 def get_principal(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller, checked in a short transaction of its own.
+
+    The request's own transaction has not begun yet: on SQLite, where a write
+    transaction holds the database lock, a second connection opened while it
+    is held (failed-login audit, idempotency reservation) would wait forever.
+    """
     limiter: FailureLimiter = request.app.state.auth_limiter
     client = request.client.host if request.client else "unknown"
     wait = limiter.retry_after(client)
@@ -98,7 +103,8 @@ def get_principal(
         )
     principal = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
-        principal = authenticate(session, credentials.credentials)
+        with transaction(request.app.state.session_factory) as auth_session:
+            principal = authenticate(auth_session, credentials.credentials)
     if principal is None:
         limiter.fail(client)
         # The failure is audited in its own transaction: the request's is rolled back.

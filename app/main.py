@@ -17,6 +17,7 @@ from app.catalogue.router import router as catalogue_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
+from app.importer.router import router as import_router
 from app.kodnyckel.router import router as kodnyckel_router
 from app.local_variables.router import router as local_variables_router
 from app.middleware import BodySizeLimit, RequestContext

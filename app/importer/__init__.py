@@ -1,0 +1,1 @@
+"""Bulk import of cases (JSON Lines), from the CLI and the API."""

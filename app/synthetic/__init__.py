@@ -1,0 +1,1 @@
+"""Deterministic synthetic cases calibrated to the SU-Kvinnofrid report."""
