@@ -2,21 +2,36 @@
 
 They use the catalogue's own format (``LocalVariable``), are stored as data
 (no code change, no migration) and are validated like shared variables.
+Keys are never deleted or reused: a variable is retired, after which it takes
+no new values while the values already stored stay readable.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit.service import record
 from app.auth.principal import Principal
-from app.catalogue.spec import LocalVariable, owner_of_local_key
-from app.errors import Conflict, FieldError, Forbidden, ValidationFailed, errors_from_pydantic
+from app.catalogue.spec import LocalVariable, VariableType, owner_of_local_key
+from app.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    errors_from_pydantic,
+)
 from app.models import LocalVariableDefinition
 from app.reference import municipalities
+
+MAX_OPTIONS = 100
+MAX_TEXT = 2000
 
 
 def owner_prefix(principal: Principal) -> tuple[str, str]:
@@ -28,9 +43,122 @@ def owner_prefix(principal: Principal) -> tuple[str, str]:
     raise Forbidden("Din roll får inte definiera variabler.", "Your role may not define variables.")
 
 
+def _unsupported(variable: LocalVariable) -> list[FieldError]:
+    """What the catalogue format allows but a local variable cannot do (yet)."""
+    errors = []
+    if variable.type is VariableType.text:
+        # Values are stored in the case's JSON in the clear; free text is only
+        # ever stored encrypted (comments).
+        errors.append(
+            FieldError(
+                "/definition/type",
+                "local_text",
+                "En lokal variabel kan inte vara fritext; använd en kodad variabel.",
+                "A local variable cannot be free text; use a coded variable.",
+            )
+        )
+    if variable.comment is not None:
+        errors.append(
+            FieldError(
+                "/definition/comment",
+                "local_comment",
+                "Lokala variabler kan inte ha kommentar.",
+                "Local variables cannot have a comment.",
+            )
+        )
+    if variable.applies_when is not None:
+        errors.append(
+            FieldError(
+                "/definition/applies_when",
+                "local_skip_logic",
+                "Lokala variabler kan inte ha hopplogik.",
+                "Local variables cannot have skip logic.",
+            )
+        )
+    if variable.retired:
+        errors.append(
+            FieldError(
+                "/definition/retired",
+                "retired",
+                "En ny variabel kan inte vara avregistrerad.",
+                "A new variable cannot be retired.",
+            )
+        )
+    if len(variable.options) > MAX_OPTIONS:
+        errors.append(
+            FieldError(
+                "/definition/options",
+                "too_long",
+                f"Högst {MAX_OPTIONS} svarsalternativ.",
+                f"At most {MAX_OPTIONS} options.",
+            )
+        )
+    return errors
+
+
+def _text_error(text: str, pointer: str) -> FieldError | None:
+    if "\x00" in text:
+        return FieldError(
+            pointer,
+            "nul_character",
+            "Texten innehåller otillåtna tecken (NUL).",
+            "The text contains forbidden characters (NUL).",
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return FieldError(
+            pointer, "string_unicode", "Texten är inte giltig UTF-8.", "Invalid UTF-8 text."
+        )
+    if len(text) > MAX_TEXT:
+        return FieldError(
+            pointer, "string_too_long", "Texten är för lång.", "The text is too long."
+        )
+    return None
+
+
+def _text_errors(value: Any, pointer: str) -> list[FieldError]:
+    """Texts (and object keys) a database cannot store or nobody should: NUL,
+    lone surrogates, huge. Iterative, so deep nesting cannot exhaust the stack."""
+    errors: list[FieldError] = []
+    stack: list[tuple[Any, str]] = [(value, pointer)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                name = str(key)
+                safe = name.encode("utf-8", "replace").decode("utf-8").replace("\x00", "?")
+                child_pointer = f"{where}/{_escape(safe)}"
+                error = _text_error(name, child_pointer)
+                if error is not None:
+                    errors.append(error)
+                else:
+                    stack.append((child, child_pointer))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}/{i}") for i, child in enumerate(item))
+        elif isinstance(item, str):
+            error = _text_error(item, where)
+            if error is not None:
+                errors.append(error)
+    return sorted(errors, key=lambda e: e.pointer)
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
 def define(
-    session: Session, principal: Principal, definition: dict[str, Any], *, export_opt_in: bool
+    session: Session,
+    principal: Principal,
+    definition: dict[str, Any],
+    *,
+    export_opt_in: bool,
+    request_id: str | None = None,
 ) -> LocalVariableDefinition:
+    kind, code = owner_prefix(principal)
+    errors = _text_errors(definition, "/definition")
+    if errors:
+        raise ValidationFailed(errors)
     try:
         variable = LocalVariable.model_validate(definition)
     except ValidationError as exc:
@@ -38,7 +166,6 @@ def define(
         raise ValidationFailed(
             [FieldError("/definition" + e.pointer, e.code, e.detail, e.detail_en) for e in errors]
         ) from None
-    kind, code = owner_prefix(principal)
     if owner_of_local_key(variable.key) != (kind, code):
         prefix = f"k{code}" if kind == "municipality" else f"l{code}"
         raise ValidationFailed(
@@ -51,51 +178,156 @@ def define(
                 )
             ]
         )
+    errors = _unsupported(variable)
+    if errors:
+        raise ValidationFailed(errors)
+    exists_error = Conflict(
+        "Variabeln finns redan; nycklar återanvänds aldrig.",
+        "The variable exists; keys are never reused.",
+    )
     if session.scalar(
         select(LocalVariableDefinition.id).where(LocalVariableDefinition.key == variable.key)
     ):
-        raise Conflict(
-            "Variabeln finns redan; nycklar återanvänds aldrig.",
-            "The variable exists; keys are never reused.",
-        )
+        raise exists_error
     row = LocalVariableDefinition(
+        id=uuid.uuid4(),
         key=variable.key,
         owner_kind=kind,
         owner_code=code,
         definition=variable.model_dump(mode="json", exclude_none=True),
         export_opt_in=export_opt_in,
+        is_retired=False,
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent definition of the same key
+            session.add(row)
+    except DbIntegrityError:
+        raise exists_error from None
+    audit(session, principal, "local_variable.create", row.id, [row.key], request_id)
     return row
 
 
 def for_municipality(session: Session, municipality_code: str) -> dict[str, LocalVariable]:
-    """Variables a case of this municipality may carry: its own and its county's."""
+    """Variables a case of this municipality may take new values for: its own
+    and its county's, not retired."""
+    return {
+        row.key: LocalVariable.model_validate(row.definition)
+        for row in _of_municipality(session, municipality_code, include_retired=False)
+    }
+
+
+def _county_of(municipality_code: str) -> str | None:
     municipality = municipalities().get(municipality_code)
-    county = municipality.county_code if municipality else None
-    rows = session.scalars(
-        select(LocalVariableDefinition).where(
-            LocalVariableDefinition.is_retired.is_(False),
-            or_(
-                (LocalVariableDefinition.owner_kind == "municipality")
-                & (LocalVariableDefinition.owner_code == municipality_code),
-                (LocalVariableDefinition.owner_kind == "county")
-                & (LocalVariableDefinition.owner_code == (county or "")),
-            ),
+    return municipality.county_code if municipality else None
+
+
+def _of_municipality(
+    session: Session, municipality_code: str, *, include_retired: bool
+) -> list[LocalVariableDefinition]:
+    county = _county_of(municipality_code)
+    query = select(LocalVariableDefinition).where(
+        or_(
+            (LocalVariableDefinition.owner_kind == "municipality")
+            & (LocalVariableDefinition.owner_code == municipality_code),
+            (LocalVariableDefinition.owner_kind == "county")
+            & (LocalVariableDefinition.owner_code == (county or "")),
         )
-    ).all()
-    return {row.key: LocalVariable.model_validate(row.definition) for row in rows}
+    )
+    if not include_retired:
+        query = query.where(LocalVariableDefinition.is_retired.is_(False))
+    return list(session.scalars(query.order_by(LocalVariableDefinition.key)).all())
 
 
 def visible(session: Session, principal: Principal) -> list[LocalVariableDefinition]:
+    """The definitions a principal may see, retired ones included (flagged).
+
+    Caseworkers and coordinators: their municipality's and county's. Regional:
+    the county's own and those of the county's municipalities that opted in to
+    export. National: every opted-in variable. Admin: all (installation work).
+    """
+    if principal.role in ("coordinator", "caseworker"):
+        return _of_municipality(session, principal.municipality_code or "", include_retired=True)
     query = select(LocalVariableDefinition).order_by(LocalVariableDefinition.key)
-    if principal.role in ("coordinator", "caseworker") and principal.municipality_code:
-        keys = for_municipality(session, principal.municipality_code)
-        query = query.where(LocalVariableDefinition.key.in_(keys))
-    elif principal.role == "regional":
+    if principal.role == "regional":
+        in_county = [
+            m.code for m in municipalities().values() if m.county_code == principal.county_code
+        ]
         query = query.where(
-            LocalVariableDefinition.owner_kind == "county",
-            LocalVariableDefinition.owner_code == principal.county_code,
+            or_(
+                (LocalVariableDefinition.owner_kind == "county")
+                & (LocalVariableDefinition.owner_code == (principal.county_code or "")),
+                (LocalVariableDefinition.owner_kind == "municipality")
+                & LocalVariableDefinition.owner_code.in_(in_county)
+                & LocalVariableDefinition.export_opt_in.is_(True),
+            )
         )
+    elif principal.role == "national":
+        query = query.where(LocalVariableDefinition.export_opt_in.is_(True))
+    elif principal.role != "admin":
+        query = query.where(false())
     return list(session.scalars(query).all())
+
+
+def list_visible(
+    session: Session, principal: Principal, request_id: str | None = None
+) -> list[LocalVariableDefinition]:
+    rows = visible(session, principal)
+    audit(session, principal, "local_variable.list", None, [], request_id)
+    return rows
+
+
+def retire(
+    session: Session,
+    principal: Principal,
+    variable_id: uuid.UUID,
+    request_id: str | None = None,
+) -> LocalVariableDefinition:
+    """Retire a variable (owner only). Retiring twice changes nothing."""
+    row = next((r for r in visible(session, principal) if r.id == variable_id), None)
+    if row is None:
+        raise NotFound()
+    if owner_prefix(principal) != (row.owner_kind, row.owner_code):
+        raise Forbidden(
+            "Bara den kommun eller det län som äger variabeln kan avregistrera den.",
+            "Only the municipality or county that owns the variable can retire it.",
+        )
+    if not row.is_retired:
+        row.is_retired = True
+        row.definition = {**row.definition, "retired": True}
+        session.flush()
+    audit(session, principal, "local_variable.retire", row.id, [row.key], request_id)
+    return row
+
+
+def as_dict(row: LocalVariableDefinition) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "key": row.key,
+        "owner_kind": row.owner_kind,
+        "owner_code": row.owner_code,
+        "definition": row.definition,
+        "export_opt_in": row.export_opt_in,
+        "is_retired": row.is_retired,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def audit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    object_id: uuid.UUID | None,
+    fields: list[str],
+    request_id: str | None,
+) -> None:
+    """One event per call; variable keys are names, never values."""
+    record(
+        session,
+        actor=principal.actor,
+        action=action,
+        object_type="local_variable",
+        object_id=object_id,
+        fields=fields,
+        request_id=request_id,
+    )
