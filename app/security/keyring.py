@@ -4,13 +4,20 @@ Each municipality has a ``pseudonym`` key (HMAC for client pseudonyms; stable,
 so the same person keeps the same pseudonym) and ``data`` keys (AES-GCM for
 free text; a new version on every rotation). Unwrapped keys are cached per
 process by the wrapped blob, so a rotation is picked up at once.
+
+A writer takes a shared row lock on the key version it encrypts with
+(:meth:`Keyring.current`; PostgreSQL ``FOR SHARE``, a no-op on SQLite where
+write transactions are serialised anyway). ``isu keys rotate`` takes the
+exclusive lock on the old versions before its last check, so a writer that
+picked the old version just before the rotation has committed by then and its
+row is re-encrypted too (see :mod:`app.security.rotation`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +31,9 @@ from app.security.crypto import (
     wrap_key,
 )
 
+PURPOSES = ("pseudonym", "data")
+VERIFY_SAMPLE = 20
+
 
 def key_context(municipality_code: str, purpose: str, version: int) -> str:
     return f"{municipality_code}:{purpose}:{version}"
@@ -34,7 +44,8 @@ class Keyring:
     master: MasterKey
     _cache: dict[bytes, bytes] = field(default_factory=dict, repr=False)
 
-    def _unwrap(self, row: MunicipalityKey) -> bytes:
+    def unwrap(self, row: MunicipalityKey) -> bytes:
+        """The raw key of ``row``; raises :class:`IntegrityFailure` on a wrong master key."""
         cached = self._cache.get(row.wrapped_key)
         if cached is None:
             ctx = key_context(row.municipality_code, row.purpose, row.version)
@@ -43,11 +54,12 @@ class Keyring:
         return cached
 
     def current(self, session: Session, municipality_code: str, purpose: str) -> tuple[int, bytes]:
-        """The newest key of ``purpose``; created on first use."""
-        row = _newest(session, municipality_code, purpose)
+        """The newest key of ``purpose``, share-locked until the transaction ends;
+        created on first use."""
+        row = _newest(session, municipality_code, purpose, lock=True)
         if row is None:
             row = _create(session, self.master, municipality_code, purpose, 1)
-        return row.version, self._unwrap(row)
+        return row.version, self.unwrap(row)
 
     def version(
         self, session: Session, municipality_code: str, purpose: str, version: int
@@ -61,25 +73,34 @@ class Keyring:
         )
         if row is None:
             raise IntegrityFailure()
-        return self._unwrap(row)
+        return self.unwrap(row)
 
     def add_version(self, session: Session, municipality_code: str, purpose: str) -> int:
         newest = _newest(session, municipality_code, purpose)
         version = 1 if newest is None else newest.version + 1
-        _create(session, self.master, municipality_code, purpose, version)
-        return version
+        return _create(session, self.master, municipality_code, purpose, version).version
 
     def verify(self, session: Session) -> None:
-        """Refuse a master key that cannot unwrap the stored keys (P6)."""
-        rows = session.scalars(select(MunicipalityKey).limit(20)).all()
+        """Refuse a master key that cannot unwrap the stored keys (P6).
+
+        Every row must name this master key; the newest rows are unwrapped.
+        """
+        foreign = session.scalar(
+            select(func.count())
+            .select_from(MunicipalityKey)
+            .where(MunicipalityKey.master_key_id != self.master.key_id)
+        )
+        if foreign:
+            raise KeyConfigurationError(
+                "Huvudnyckeln stämmer inte med databasens nycklar. "
+                "(The master key does not match the database's keys.)"
+            )
+        rows = session.scalars(
+            select(MunicipalityKey).order_by(MunicipalityKey.id.desc()).limit(VERIFY_SAMPLE)
+        ).all()
         for row in rows:
-            if row.master_key_id != self.master.key_id:
-                raise KeyConfigurationError(
-                    "Huvudnyckeln stämmer inte med databasens nycklar. "
-                    "(The master key does not match the database's keys.)"
-                )
             try:
-                self._unwrap(row)
+                self.unwrap(row)
             except IntegrityFailure:
                 raise KeyConfigurationError(
                     "Databasens nycklar kan inte öppnas med huvudnyckeln. "
@@ -87,8 +108,10 @@ class Keyring:
                 ) from None
 
 
-def _newest(session: Session, municipality_code: str, purpose: str) -> MunicipalityKey | None:
-    return session.scalar(
+def _newest(
+    session: Session, municipality_code: str, purpose: str, *, lock: bool = False
+) -> MunicipalityKey | None:
+    query = (
         select(MunicipalityKey)
         .where(
             MunicipalityKey.municipality_code == municipality_code,
@@ -97,6 +120,9 @@ def _newest(session: Session, municipality_code: str, purpose: str) -> Municipal
         .order_by(MunicipalityKey.version.desc())
         .limit(1)
     )
+    if lock:
+        query = query.with_for_update(read=True)
+    return session.scalar(query)
 
 
 def _create(

@@ -43,12 +43,27 @@ def open_sealed(
 ) -> dict[str, str]:
     if blob is None or version is None:
         return {}
+    texts: dict[str, str] = json.loads(
+        open_text(session, keyring, municipality_code, blob, version, context=context)
+    )
+    return texts
+
+
+def open_text(
+    session: Session,
+    keyring: Keyring,
+    municipality_code: str,
+    blob: bytes,
+    version: int,
+    *,
+    context: str,
+) -> str:
+    """Decrypt one text with the municipality's data key of ``version``."""
     try:
         key = keyring.version(session, municipality_code, "data", version)
-        texts: dict[str, str] = json.loads(decrypt_text(key, blob, context=context))
-    except IntegrityFailure:
+        return decrypt_text(key, blob, context=context)
+    except (IntegrityFailure, UnicodeDecodeError):
         raise IntegrityError(
-            "Krypterad text i ärendet kunde inte verifieras och visas inte. Kontakta systemförvaltaren.",
-            "Encrypted text of the case failed verification and is not shown. Contact the administrator.",
+            "Krypterad text kunde inte verifieras och visas inte. Kontakta systemförvaltaren.",
+            "Encrypted text failed verification and is not shown. Contact the administrator.",
         ) from None
-    return texts
