@@ -21,6 +21,7 @@ from app.config import PROJECT_ROOT, get_settings
 from app.db import make_engine, make_session_factory, transaction
 from app.importer.cli import register as register_data_commands
 from app.security.cli import keys_app
+from app.stats.cli import export_app
 
 app = typer.Typer(
     help="ISU-registret: uppföljning av stöd till våldsutsatta vuxna.", no_args_is_help=True
@@ -34,6 +35,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(units_app, name="units")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(export_app, name="export")
 register_data_commands(app)
 
 console = Console()

@@ -24,6 +24,7 @@ from app.middleware import BodySizeLimit, RequestContext
 from app.quality.router import router as quality_router
 from app.security.keyring import Keyring
 from app.security.master import load_master_key
+from app.stats.router import router as stats_router
 from app.units.router import router as units_router
 
 API_PREFIX = "/api/v1"
@@ -65,9 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_case_router(build_case_schemas(catalogue)), prefix=API_PREFIX)
     for router in (
         audit_router,
+        import_router,
         kodnyckel_router,
         local_variables_router,
         quality_router,
+        stats_router,
         units_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

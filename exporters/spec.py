@@ -1,0 +1,78 @@
+"""What a table is: a declared spec and tidy data.
+
+``Table.data`` columns, in order: the leading breakdown columns (``by``: e.g.
+``year``, ``area_level``, ``area_code``), the table's own dimensions
+(``spec.dims``), then ``n``, ``N`` and ``percent`` (``mean`` for mean tables).
+After disclosure control two flags follow: ``suppressed`` (n and percent are
+hidden) and ``N_suppressed``. A hidden value is ``<NA>`` with its flag set and
+is written as ``..``; it is never a 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import pandas as pd
+
+from exporters.codebook import Label
+
+RESULTS = Label("Resultat", "Results")
+TableKind = Literal["single", "multi", "mean"]
+"""single: the categories of ``spec.category`` add up to N (a relation
+disclosure control protects); multi: several options per case, each n ≤ N;
+mean: ``n`` is a sum over the N cases and ``mean`` = n / N."""
+Chart = Literal["bar", "barh", "pie", "grouped", "none"]
+
+COUNT_COLUMNS = ("n", "N", "percent")
+FLAG_COLUMNS = ("suppressed", "N_suppressed")
+KEY_COLUMNS = ("n_key", "N_key")
+"""Optional: a table may name its cells so that the same count in two rows is
+protected as one cell (the funnel's step bases)."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    id: str
+    title: Label
+    diagram: str | None
+    """The report's diagram it mirrors, e.g. "Diagram 3"; None for a text figure."""
+    denominator: Label
+    """Who N counts."""
+    kind: TableKind
+    dims: tuple[str, ...]
+    category: str
+    """The dimension whose values are the categories (the rest group the rows)."""
+    notes: tuple[Label, ...] = ()
+    chart: Chart = "bar"
+    section: Label = RESULTS
+
+
+@dataclass(frozen=True)
+class Table:
+    spec: TableSpec
+    data: pd.DataFrame
+    labels: Mapping[str, Mapping[str, Label]] = field(default_factory=dict)
+    """Per dimension: value key -> label."""
+    dim_labels: Mapping[str, Label] = field(default_factory=dict)
+    by: tuple[str, ...] = ()
+    """Leading breakdown columns of ``data`` (year, area, …)."""
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def is_protected(self) -> bool:
+        return "suppressed" in self.data.columns
+
+    def with_data(self, data: pd.DataFrame, by: tuple[str, ...] | None = None) -> Table:
+        return replace(self, data=data, by=self.by if by is None else by)
+
+    def label(self, dim: str, key: object) -> Label:
+        found = self.labels.get(dim, {}).get(str(key))
+        return found if found is not None else Label(str(key), str(key))
+
+    def value_columns(self) -> tuple[str, ...]:
+        return ("n", "N", "mean") if self.spec.kind == "mean" else COUNT_COLUMNS
