@@ -35,11 +35,18 @@ def revoke_tokens(session: Session, username: str) -> int:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound()
+    return revoke_user_tokens(session, user)
+
+
+def revoke_user_tokens(session: Session, user: User) -> int:
+    """Revoke every token of ``user`` that is not revoked yet; returns how many."""
     tokens = session.scalars(
         select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ).all()
+    now = utcnow()
     for token in tokens:
-        token.revoked_at = utcnow()
+        token.revoked_at = now
+    session.flush()
     return len(tokens)
 
 
