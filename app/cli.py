@@ -53,6 +53,21 @@ def _session_factory() -> sessionmaker[Session]:
     return make_session_factory(make_engine(get_settings().database_url))
 
 
+def _audit_cli(
+    session: Session, action: str, object_type: str, object_id: object, municipality: str | None
+) -> None:
+    """CLI administration is audited like the API, with the actor role ``cli``."""
+    from app.audit.service import Actor, record
+
+    record(
+        session,
+        actor=Actor(None, "cli", municipality),
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id) if object_id is not None else None,
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Migrera databasen (migrate the database to the newest schema)."""
@@ -118,6 +133,7 @@ def units_create(
         unit = create_unit(
             session, name=name, kind=kind, municipality_code=municipality, district_code=district
         )
+        _audit_cli(session, "unit.create", "unit", unit.id, municipality)
         console.print(f"Verksamhet skapad: {unit.id}")
 
 
@@ -143,6 +159,7 @@ def users_create(
             county_code=county,
             expires_in_days=expires_days,
         )
+        _audit_cli(session, "user.create", "user", _user.id, municipality)
     console.print("Token (visas bara nu, shown only now):")
     sys.stdout.write(token + "\n")
 
@@ -154,6 +171,7 @@ def users_revoke(username: str) -> None:
 
     with transaction(_session_factory()) as session:
         count = revoke_tokens(session, username)
+        _audit_cli(session, "user.revoke", "user", None, None)
     console.print(f"{count} token spärrade.")
 
 
@@ -166,6 +184,8 @@ def audit_verify() -> None:
         result = verify(session)
     if result.ok:
         console.print(f"Granskningsloggen är hel: {result.events} händelser. (Audit chain intact.)")
+        # Noted outside the database, this anchor exposes a later rewrite of the whole chain.
+        console.print(f"Senaste hash (anchor): {result.last_hash}")
         return
     err_console.print(
         f"[red]Granskningsloggen är bruten vid händelse {result.first_bad_id}:[/red] "
