@@ -8,6 +8,7 @@ in a response body, a log or an exception text.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -211,7 +212,19 @@ _PYDANTIC_MESSAGES: dict[str, tuple[str, str]] = {
         "The text contains forbidden characters (NUL).",
     ),
     "string_unicode": ("Texten är inte giltig UTF-8.", "The text is not valid UTF-8."),
+    "string_pattern_mismatch": ("Ogiltigt format.", "Invalid format."),
+    "too_short": ("För få värden.", "Too few values."),
+    "json_type": ("Ogiltig JSON.", "Invalid JSON."),
 }
+
+# Characters a pointer cannot carry into a UTF-8 response body.
+_UNENCODABLE = re.compile("[\ud800-\udfff]")
+
+
+def escape_pointer_segment(segment: object) -> str:
+    """One RFC 6901 segment; lone surrogates (undecodable input) become U+FFFD."""
+    text = _UNENCODABLE.sub("\ufffd", str(segment))
+    return text.replace("~", "~0").replace("/", "~1")
 
 
 def pointer_from_loc(loc: Sequence[int | str]) -> str:
@@ -220,18 +233,49 @@ def pointer_from_loc(loc: Sequence[int | str]) -> str:
         where = parts.pop(0)
         if where != "body":
             parts.insert(0, where)
-    escaped = [str(p).replace("~", "~0").replace("/", "~1") for p in parts]
+    if parts and parts[-1] == "[key]":  # pydantic's marker for a bad dict key
+        parts.pop()
+    escaped = [escape_pointer_segment(p) for p in parts]
     return "/" + "/".join(escaped) if escaped else ""
 
 
 def errors_from_pydantic(raw: Sequence[Any]) -> list[FieldError]:
     errors = []
     for err in raw:
-        sv, en = _PYDANTIC_MESSAGES.get(err.get("type", ""), ("Ogiltigt värde.", "Invalid value."))
-        errors.append(
-            FieldError(pointer_from_loc(err.get("loc", ())), err.get("type", "invalid"), sv, en)
-        )
+        kind = err.get("type", "invalid")
+        if kind in ("too_long", "too_short") and isinstance(err.get("input"), str):
+            # A length limit on validated text (SafeText) reports the generic
+            # code; name it as text, not as a list of values.
+            kind = f"string_{kind}"
+        sv, en = _PYDANTIC_MESSAGES.get(kind, ("Ogiltigt värde.", "Invalid value."))
+        # A JSON syntax error has a character offset, not a field: the whole body.
+        pointer = "" if kind == "json_invalid" else pointer_from_loc(err.get("loc", ()))
+        errors.append(FieldError(pointer, kind, sv, en))
     return errors
+
+
+def validation_problem(request_path: str, errors: Sequence[FieldError]) -> JSONResponse:
+    """The 422 problem for ``errors`` (also used by middleware, outside routing)."""
+    err = ValidationFailed(errors)
+    return problem_response(
+        status=err.status,
+        slug=err.slug,
+        title=err.title,
+        title_en=err.title_en,
+        detail=err.detail,
+        detail_en=err.detail_en,
+        instance=request_path,
+        errors=err.errors,
+    )
+
+
+def unparsable_body() -> FieldError:
+    return FieldError(
+        "",
+        "json_invalid",
+        "Ogiltig JSON (t.ex. för djup nästling eller för långa tal).",
+        "Invalid JSON (e.g. nested too deeply or numbers too long).",
+    )
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -277,6 +321,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI could not parse the JSON body: invalid encoding, a number
+            # past Python's digit limit, nesting past the recursion limit.
+            return validation_problem(instance(request), [unparsable_body()])
         if exc.status_code == 404:
             err: AppError = NotFound()
         elif exc.status_code == 405:
@@ -296,14 +344,20 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Log the type only: an exception text may quote stored values.
-        log.error("unhandled_error", extra={"error_type": type(exc).__name__})
-        return problem_response(
-            status=500,
-            slug="internal",
-            title="Internt fel",
-            title_en="Internal error",
-            detail="Ett oväntat fel inträffade. Inget sparades.",
-            detail_en="An unexpected error occurred. Nothing was saved.",
-            instance=instance(request),
-        )
+        # Normally answered by RequestContext already (see app.middleware).
+        return unexpected_error(instance(request), exc)
+
+
+def unexpected_error(instance: str, exc: BaseException) -> JSONResponse:
+    """Log an unexpected exception by its type only (its text may quote stored
+    values) and answer 500 with a problem."""
+    log.error("unhandled_error", extra={"error_type": type(exc).__name__})
+    return problem_response(
+        status=500,
+        slug="internal",
+        title="Internt fel",
+        title_en="Internal error",
+        detail="Ett oväntat fel inträffade. Inget sparades.",
+        detail_en="An unexpected error occurred. Nothing was saved.",
+        instance=instance,
+    )

@@ -17,7 +17,15 @@ def etag(version: int) -> str:
 def expected_version(
     if_match: Annotated[
         str | None,
-        Header(description='Ärendets version från ETag, t.ex. `"3"` (the case ETag).'),
+        Header(
+            description='Ärendets version från ETag, t.ex. `"3"` (the case ETag).',
+            openapi_examples={
+                "version": {
+                    "summary": "ETag från senaste läsningen (the ETag of your last read)",
+                    "value": '"1"',
+                }
+            },
+        ),
     ] = None,
 ) -> int:
     """The version the client last saw. Missing → 428; weak or malformed → 412."""

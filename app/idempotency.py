@@ -29,6 +29,7 @@ from app.errors import Conflict, FieldError, ValidationFailed
 from app.models import IdempotencyRecord
 
 STALE_AFTER = timedelta(minutes=5)
+KEY_POINTER = "/headers/Idempotency-Key"
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def _reserve(idem: Idempotency) -> None:
         raise ValidationFailed(
             [
                 FieldError(
-                    "/headers/Idempotency-Key",
+                    KEY_POINTER,
                     "idempotency_mismatch",
                     "Nyckeln har redan använts för en annan begäran.",
                     "This key was already used for a different request.",
@@ -133,24 +134,38 @@ def _reserve(idem: Idempotency) -> None:
     return None
 
 
-async def get_idempotency(
-    request: Request,
-    principal: CurrentUser,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            max_length=200,
-            description="Unik nyckel per POST; en omsändning ger samma svar "
-            "(unique key per POST; a retry returns the same response).",
-        ),
-    ] = None,
-) -> Idempotency:
+async def request_hash(request: Request) -> str:
+    """Digest of the route and the canonical JSON body (key order ignored)."""
     body = await request.body()
     try:
         canonical = json.dumps(json.loads(body or b"null"), sort_keys=True).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
         canonical = body
-    digest = hashlib.sha256(request.url.path.encode() + b"\n" + canonical).hexdigest()
+    return hashlib.sha256(request.url.path.encode() + b"\n" + canonical).hexdigest()
+
+
+def get_idempotency(
+    request: Request,
+    principal: CurrentUser,
+    digest: Annotated[str, Depends(request_hash)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="Unik nyckel per POST; en omsändning ger samma svar "
+            "(unique key per POST; a retry returns the same response).",
+            openapi_examples={
+                "uuid": {
+                    "summary": "En ny slumpad nyckel per registrering (a fresh random key)",
+                    "value": "5f0c1d3e-8a4b-4c2d-9e7f-0a1b2c3d4e5f",
+                }
+            },
+        ),
+    ] = None,
+) -> Idempotency:
+    """Reserve the key before the work starts (a plain ``def``: the reservation
+    is database I/O and runs in the thread pool, never on the event loop)."""
     idem = Idempotency(idempotency_key, digest, principal, request.app.state.session_factory)
     if idempotency_key is not None:
         _reserve(idem)

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids and a hard limit on body size."""
+"""ASGI middleware: request ids; a hard limit on body size and UTF-8 JSON bodies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_MEDIA_TYPE, PayloadTooLarge
+from app.errors import (
+    FieldError,
+    PayloadTooLarge,
+    escape_pointer_segment,
+    problem_response,
+    unexpected_error,
+    validation_problem,
+)
 
 log = logging.getLogger("isu.request")
 
@@ -19,6 +26,8 @@ class RequestContext:
     """Gives each request an id (``X-Request-ID``) and logs method, route and status.
 
     Never logs bodies, query strings or headers: they may carry personal data.
+    An exception no handler took ends here as a 500 problem, logged by its type
+    only; it is not re-raised, because the server would log its text.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -32,10 +41,12 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -44,6 +55,10 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            response = unexpected_error(scope.get("path", ""), exc)
+            if not response_started:
+                await response(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             log.info(
@@ -59,7 +74,15 @@ class RequestContext:
 
 
 class BodySizeLimit:
-    """Rejects bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
+    """Reads the whole request body before the app sees it, at most ``max_bytes``.
+
+    - Larger than ``max_bytes`` (by Content-Length, or counted while a chunked
+      body streams in) → 413, without reading further.
+    - A JSON body that is not UTF-8 → 422 naming each field whose text is not
+      (RFC 8259 requires UTF-8; FastAPI would otherwise give a bare 400).
+
+    Buffering costs nothing extra: FastAPI reads JSON bodies whole anyway.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -69,6 +92,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        content_type = b""
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -76,51 +100,110 @@ class BodySizeLimit:
                 except ValueError:
                     too_large = False
                 if too_large:
-                    await self._reject(scope, send)
+                    await self._reject(scope, receive, send)
                     return
+            elif name == b"content-type":
+                content_type = value.lower()
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        first: Message | None = None
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":
+                first = message  # the client went away; let the app see it
+                break
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body and _is_json(content_type):
+            errors = _encoding_errors(body)
+            if errors:
+                await validation_problem(scope.get("path", ""), errors)(scope, receive, send)
+                return
+        replayed = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._reject(scope, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            if first is not None:
+                return first
+            return {"type": "http.request", "body": body, "more_body": False}
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
+        await self.app(scope, replay, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         err = PayloadTooLarge(
             f"Begäran är större än {self.max_bytes} byte.",
             f"The request is larger than {self.max_bytes} bytes.",
         )
-        body: dict[str, Any] = {
-            "type": f"/problems/{err.slug}",
-            "title": err.title,
-            "title_en": err.title_en,
-            "status": err.status,
-            "detail": err.detail,
-            "detail_en": err.detail_en,
-            "instance": scope.get("path", ""),
-        }
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
+        response = problem_response(
+            status=err.status,
+            slug=err.slug,
+            title=err.title,
+            title_en=err.title_en,
+            detail=err.detail,
+            detail_en=err.detail_en,
+            instance=scope.get("path", ""),
         )
-        await send({"type": "http.response.body", "body": payload})
+        await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+def _encoding_errors(body: bytes) -> list[FieldError]:
+    """Nothing if ``body`` is UTF-8; else one error per field holding bytes that
+    are not (the whole body if it cannot be parsed even so). Never quotes them."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return []
+    pointers: list[str] = []
+    try:
+        # Undecodable bytes become lone surrogates U+DC80..U+DCFF.
+        document = json.loads(body.decode("utf-8", errors="surrogateescape"))
+        _find_undecodable(document, "", pointers)
+    except (ValueError, RecursionError):
+        pointers = []
+    return [
+        FieldError(
+            pointer,
+            "string_unicode",
+            "Texten är inte giltig UTF-8.",
+            "The text is not valid UTF-8.",
+        )
+        for pointer in (pointers or [""])
+    ]
+
+
+def _undecodable(text: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def _find_undecodable(node: Any, pointer: str, found: list[str]) -> None:
+    if isinstance(node, str):
+        if _undecodable(node):
+            found.append(pointer)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if _undecodable(key):
+                found.append(pointer)  # a bad key: point at its object
+            else:
+                _find_undecodable(value, f"{pointer}/{escape_pointer_segment(key)}", found)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _find_undecodable(value, f"{pointer}/{index}", found)

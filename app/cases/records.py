@@ -14,6 +14,7 @@ from app.cases.rules import case_dates, not_in_future
 from app.cases.scope import get_case
 from app.cases.service import DATE_POINTERS, check_version, record_revision, refresh_derived, touch
 from app.cases.values import merge_texts
+from app.catalogue.spec import VariableType
 from app.catalogue.validation import check_skip_logic
 from app.clock import today
 from app.errors import FieldError, NotFound, ValidationFailed
@@ -73,9 +74,14 @@ def survey_dict(ctx: CaseContext, s: SurveyResponse, municipality_code: str) -> 
         "language": s.language_code,
         "mode": s.mode_code,
         **s.values,
-        "survey_suggestions": texts.get("survey_suggestions"),
+        **{key: texts.get(key) for key in survey_text_keys(ctx)},
         "comments": comments,
     }
+
+
+def survey_text_keys(ctx: CaseContext) -> list[str]:
+    """The survey's free-text items (217): stored encrypted, never in ``values``."""
+    return [v.key for v in ctx.catalogue.group_variables("survey") if v.type is VariableType.text]
 
 
 def _check_dates(case: Case, pointer: str) -> None:
@@ -306,16 +312,15 @@ def put_survey(
                 "The survey cannot predate the case.",
             )
         )
+    text_keys = survey_text_keys(ctx)
     question_keys = [
-        v.key for v in ctx.catalogue.group_variables("survey") if v.type.value != "text"
+        v.key for v in ctx.catalogue.group_variables("survey") if v.key not in text_keys
     ]
     values = {k: data[k] for k in question_keys if data.get(k) is not None}
     errors += check_skip_logic(ctx.catalogue.variables, values, "")
     if errors:
         raise ValidationFailed(errors)
-    texts: dict[str, str] = {}
-    if data.get("survey_suggestions"):
-        texts["survey_suggestions"] = data["survey_suggestions"]
+    texts = {k: data[k] for k in text_keys if data.get(k)}
     texts.update({f"comment:{k}": v for k, v in (data.get("comments") or {}).items() if v})
     survey = case.survey or SurveyResponse(id=uuid.uuid4(), case_id=case.id)
     survey.answered_on = answered_on

@@ -10,7 +10,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -26,6 +26,7 @@ from app.deps import (
     SettingsDep,
     request_id,
 )
+from app.errors import FieldError, ValidationFailed
 from app.http import etag, expected_version
 from app.idempotency import Idempotency, IdempotencyDep
 from app.models import STATUSES
@@ -35,6 +36,7 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "Ärendet finns inte (eller tillhör inte din verksamhet)", **PROBLEM},
     409: {"description": "Samma Idempotency-Key pågår redan", **PROBLEM},
     412: {"description": "If-Match matchar inte ärendets version", **PROBLEM},
+    413: {"description": "Begäran är för stor (payload too large)", **PROBLEM},
     422: {"description": "Ogiltiga uppgifter; `errors[].pointer` pekar ut fältet", **PROBLEM},
     428: {"description": "If-Match saknas", **PROBLEM},
 }
@@ -92,14 +94,27 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     def dump(body: BaseModel) -> dict[str, Any]:
         return body.model_dump(exclude_unset=True)
 
-    Create = schemas.create
-    Update = schemas.update
-    Close = schemas.close
-    InterventionIn = schemas.intervention_in
-    InterventionPatch = schemas.intervention_patch
-    RiskIn = schemas.risk_in
-    RiskPatch = schemas.risk_patch
-    SurveyIn = schemas.survey_in
+    examples = schemas.examples
+    create_model = schemas.create
+    update_model = schemas.update
+    close_model = schemas.close
+    intervention_in = schemas.intervention_in
+    intervention_patch = schemas.intervention_patch
+    risk_in = schemas.risk_in
+    risk_patch = schemas.risk_patch
+    survey_in = schemas.survey_in
+    # Bodies with their examples, so that every route can be tried from /docs.
+    Create = Annotated[create_model, Body(openapi_examples=examples["create"])]
+    Update = Annotated[update_model, Body(openapi_examples=examples["update"])]
+    Close = Annotated[close_model, Body(openapi_examples=examples["close"])]
+    Exclusion = Annotated[ExclusionIn, Body(openapi_examples=examples["exclusion"])]
+    InterventionIn = Annotated[intervention_in, Body(openapi_examples=examples["intervention_in"])]
+    InterventionPatch = Annotated[
+        intervention_patch, Body(openapi_examples=examples["intervention_patch"])
+    ]
+    RiskIn = Annotated[risk_in, Body(openapi_examples=examples["risk_in"])]
+    RiskPatch = Annotated[risk_patch, Body(openapi_examples=examples["risk_patch"])]
+    SurveyIn = Annotated[survey_in, Body(openapi_examples=examples["survey_in"])]
 
     @router.post(
         "",
@@ -129,8 +144,6 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> Any:
         if status is not None and status not in STATUSES:
-            from app.errors import FieldError, ValidationFailed
-
             raise ValidationFailed(
                 [FieldError("/query/status", "unknown_status", "Okänd status.", "Unknown status.")]
             )
@@ -184,7 +197,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     )
     def exclude_case(
         case_id: uuid.UUID,
-        body: ExclusionIn,
+        body: Exclusion,
         ctx: CoordinatorCtx,
         version: Version,
         idem: IdempotencyDep,

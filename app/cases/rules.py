@@ -11,6 +11,11 @@ from datetime import date
 from app.errors import FieldError
 
 ADULT_AGE = 18
+AGE_KEY = "age"
+"""The catalogue variable the adult rule and the personnummer check read (SUV 15)."""
+AGE_BASIS_KEY = "age_basis"
+AGE_BASIS_ACTUAL = 1
+"""``age_basis`` code for an age computed from a personnummer ("Faktisk ålder")."""
 
 
 def not_in_future(day: date | None, today: date, pointer: str) -> list[FieldError]:
@@ -38,6 +43,8 @@ def case_dates(
     errors = not_in_future(actualised_on, today, pointers["actualised_on"])
     errors += not_in_future(closed_on, today, pointers["closed_on"])
     starts = sorted(intervention_starts)
+    if starts:
+        errors += not_in_future(starts[-1], today, pointers["intervention"])
     if starts and starts[0] < actualised_on:
         errors.append(
             FieldError(

@@ -14,20 +14,23 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from app.cases.examples import Examples, build_examples
 from app.cases.exclusion import ExclusionReason
 from app.catalogue.loader import Catalogue
 from app.catalogue.models import (
+    IsoDate,
     SafeText,
     comments_model,
     group_model,
     value_variables,
     values_model,
 )
-from app.catalogue.spec import Phase
+from app.catalogue.spec import LOCAL_KEY_PATTERN, Phase
 from app.models import STATUSES
 
+LocalKey = Annotated[SafeText, Field(max_length=80, pattern=LOCAL_KEY_PATTERN)]
 LocalValues = Annotated[
-    dict[Annotated[str, Field(max_length=80)], Any],
+    dict[LocalKey, Any],
     Field(
         max_length=200,
         description="Kommunens/regionens egna variabler (local variables), nyckel `k0180.x`.",
@@ -52,6 +55,8 @@ class CaseSchemas:
     risk_read: type[BaseModel]
     survey_in: type[BaseModel]
     survey_read: type[BaseModel]
+    examples: dict[str, Examples]
+    """``openapi_examples`` per body (see :mod:`app.cases.examples`)."""
 
 
 class Strict(BaseModel):
@@ -105,7 +110,7 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
                 description="SUV 4: personnummer, samordningsnummer eller verksamhetens egen kod. Lagras aldrig i klartext."
             ),
         ),
-        actualised_on=(date, Field(description="SUV 5: datum för aktualisering")),
+        actualised_on=(IsoDate, Field(description="SUV 5: datum för aktualisering")),
         caseworker_ref=(caseworker_ref | None, None),
         values=(values | None, None),
         comments=(comments | None, None),
@@ -113,7 +118,7 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
     )
     update = _strict(
         "CaseUpdate",
-        actualised_on=(date | None, None),
+        actualised_on=(IsoDate | None, None),
         caseworker_ref=(caseworker_ref | None, None),
         values=(values | None, None),
         comments=(comments | None, None),
@@ -121,7 +126,7 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
     )
     close = _strict(
         "CaseClose",
-        closed_on=(date, Field(description="SUV 256: datum för avslut")),
+        closed_on=(IsoDate, Field(description="SUV 256: datum för avslut")),
         values=(values_model("CaseCloseValues", efter) | None, None),
         comments=(comments_model("CaseCloseComments", efter) | None, None),
     )
@@ -222,4 +227,5 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
         risk_read=risk_read,
         survey_in=survey_in,
         survey_read=survey_read,
+        examples=build_examples(catalogue),
     )

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.cases.context import CaseContext
-from app.cases.rules import adult, case_dates
+from app.cases.rules import AGE_BASIS_ACTUAL, AGE_BASIS_KEY, AGE_KEY, adult, case_dates
 from app.cases.scope import get_case, scoped
 from app.cases.status import derive_status
 from app.cases.values import merge_local, merge_texts, merge_values, split_values
@@ -101,15 +101,15 @@ def _identify(
             )
         age = age_on(identifier.birth_date, actualised_on)
         _raise(adult(age, "/client_id"))
-        given = values.get("age")
+        given = values.get(AGE_KEY)
         if given is None:
-            values["age"] = age
-            values.setdefault("age_basis", 1)
+            values[AGE_KEY] = age
+            values.setdefault(AGE_BASIS_KEY, AGE_BASIS_ACTUAL)
         elif abs(given - age) > 1:
             _raise(
                 [
                     FieldError(
-                        "/values/age",
+                        f"/values/{AGE_KEY}",
                         "age_mismatch",
                         "Åldern stämmer inte med personnumret.",
                         "The age does not match the personal identity number.",
@@ -117,6 +117,9 @@ def _identify(
                 ]
             )
     municipality = ctx.principal.municipality_code or ""
+    # Create the municipality's data key now, before the case is in the session:
+    # creating it later (first comment) would flush the case mid-request.
+    ctx.keyring.current(ctx.session, municipality, "data")
     version, key = ctx.keyring.current(ctx.session, municipality, "pseudonym")
     client_pseudonym = pseudonym(key, identifier.canonical)
     if municipality in ctx.settings.kodnyckel_municipalities:
@@ -410,10 +413,13 @@ def update_case(
         closed_on=case.closed_on,
         intervention_starts=[i.start_on for i in case.interventions],
         today=today(),
-        pointers=DATE_POINTERS,
+        # Only the opening date can move here: whatever it passes is its error.
+        pointers=dict.fromkeys(DATE_POINTERS, DATE_POINTERS["actualised_on"]),
     )
-    if "age" in (data.get("values") or {}):
-        errors += adult(case.values.get("age"), "/values/age")
+    if "actualised_on" in changed:
+        errors += _records_predating(case)
+    if AGE_KEY in (data.get("values") or {}):
+        errors += adult(case.values.get(AGE_KEY), f"/values/{AGE_KEY}")
     _raise(errors)
     if not changed:
         return case
@@ -424,6 +430,23 @@ def update_case(
         "case.update", object_id=case.id, fields=changed, municipality_code=case.municipality_code
     )
     return case
+
+
+def _records_predating(case: Case) -> list[FieldError]:
+    """A moved opening date may not pass a risk assessment or the survey."""
+    dates = [r.assessed_on for r in case.risk_assessments]
+    if case.survey is not None:
+        dates.append(case.survey.answered_on)
+    if dates and min(dates) < case.actualised_on:
+        return [
+            FieldError(
+                "/actualised_on",
+                "after_records",
+                "Aktualiseringsdatum kan inte ligga efter en riskskattning eller brukarenkät.",
+                "The opening date cannot be after a risk assessment or the client survey.",
+            )
+        ]
+    return []
 
 
 def close_case(

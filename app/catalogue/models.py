@@ -9,10 +9,11 @@ that span variables (exclusive options, skip logic, dates) live in
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
 from app.catalogue.loader import Catalogue
@@ -20,19 +21,46 @@ from app.catalogue.spec import ExtraField, Variable, VariableType
 
 COMMENT_MAX_LENGTH = 4000
 
+# Lone surrogates come from JSON escapes such as "\ud800": valid JSON, but not
+# text that can be encoded, encrypted or stored.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
 
 def no_nul(value: str) -> str:
+    """Reject NUL characters and lone surrogates (never quoting the text)."""
     if "\x00" in value:
         raise PydanticCustomError("nul_character", "NUL characters are not allowed")
+    if _SURROGATE.search(value):
+        raise PydanticCustomError("string_unicode", "The text is not valid Unicode")
     return value
 
 
 SafeText = Annotated[str, AfterValidator(no_nul)]
 
 
+def _integer_only(value: Any) -> Any:
+    """A code is a JSON integer: ``true`` and ``1.0`` are not code 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Give an integer code")
+    return value
+
+
+def _iso_date_only(value: Any) -> Any:
+    """A date is ``YYYY-MM-DD``: no timestamps, datetimes or numbers."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_parsing", "Give a date as YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
 def _codes(options: Any) -> Any:
     codes = tuple(o.code for o in options if not o.retired)
-    return Literal[codes]
+    return Annotated[Literal[codes], BeforeValidator(_integer_only)]
 
 
 def annotation_for(variable: Variable | ExtraField) -> Any:
@@ -45,7 +73,7 @@ def annotation_for(variable: Variable | ExtraField) -> Any:
     if kind is VariableType.integer:
         return Annotated[int, Field(strict=True, ge=variable.minimum, le=variable.maximum)]
     if kind is VariableType.date:
-        return date
+        return IsoDate
     max_length = getattr(variable, "max_length", None) or 2000
     return Annotated[SafeText, Field(max_length=max_length)]
 

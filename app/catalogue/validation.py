@@ -4,12 +4,16 @@ with a JSON pointer, in Swedish with English."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
 from app.catalogue.spec import Variable, VariableType
 from app.errors import FieldError
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _err(pointer: str, code: str, sv: str, en: str) -> FieldError:
@@ -60,12 +64,12 @@ def check_value(variable: Variable, value: Any, pointer: str) -> list[FieldError
             ]
         return []
     if kind is VariableType.date:
-        try:
-            date.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            pass
-        else:
-            if isinstance(value, str):
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                pass
+            else:
                 return []
         return [_err(pointer, "date", "Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD).")]
     if not isinstance(value, str):
@@ -75,8 +79,17 @@ def check_value(variable: Variable, value: Any, pointer: str) -> list[FieldError
             _err(
                 pointer,
                 "nul_character",
-                "Texten innehåller otillåtna tecken.",
-                "The text contains forbidden characters.",
+                "Texten innehåller otillåtna tecken (NUL).",
+                "The text contains forbidden characters (NUL).",
+            )
+        ]
+    if _SURROGATE.search(value):
+        return [
+            _err(
+                pointer,
+                "string_unicode",
+                "Texten är inte giltig UTF-8.",
+                "The text is not valid UTF-8.",
             )
         ]
     if len(value) > (variable.max_length or 2000):
@@ -84,25 +97,31 @@ def check_value(variable: Variable, value: Any, pointer: str) -> list[FieldError
     return []
 
 
+def _labels(variable: Variable, codes: frozenset[int], lang: str) -> str:
+    quote = ("”", "”") if lang == "sv" else ("“", "”")
+    names = [
+        f"{quote[0]}{getattr(o.label, lang)}{quote[1]}" for o in variable.options if o.code in codes
+    ]
+    joiner = " eller " if lang == "sv" else " or "
+    return joiner.join(names)
+
+
 def check_multi(variable: Variable, value: Any, pointer: str) -> list[FieldError]:
     if not isinstance(value, list):
         return [_err(pointer, "type", "Ange en lista med koder.", "Give a list of codes.")]
     if len(value) > len(variable.options):
         return [_err(pointer, "too_long", "För många val.", "Too many choices.")]
+    exclusive_codes = variable.exclusive_codes
     if not value and not variable.empty_allowed:
-        return [
-            _err(
-                pointer,
-                "empty",
-                "Välj minst ett alternativ (t.ex. ”Nej” eller ”Vet ej”).",
-                "Choose at least one option (e.g. “No” or “Don't know”).",
-            )
-        ]
+        sv, en = "Välj minst ett alternativ.", "Choose at least one option."
+        if exclusive_codes:  # name the options that say "none" (e.g. Nej, Vet ej)
+            sv = f"Välj minst ett alternativ, t.ex. {_labels(variable, exclusive_codes, 'sv')}."
+            en = f"Choose at least one option, e.g. {_labels(variable, exclusive_codes, 'en')}."
+        return [_err(pointer, "empty", sv, en)]
     errors = []
+    as_single = variable.model_copy(update={"type": VariableType.single})
     for i, code in enumerate(value):
-        errors += check_value(
-            variable.model_copy(update={"type": VariableType.single}), code, f"{pointer}/{i}"
-        )
+        errors += check_value(as_single, code, f"{pointer}/{i}")
     if errors:
         return errors
     if len(set(value)) != len(value):
@@ -114,14 +133,14 @@ def check_multi(variable: Variable, value: Any, pointer: str) -> list[FieldError
                 "The same option is chosen twice.",
             )
         ]
-    exclusive = variable.exclusive_codes & set(value)
-    if exclusive and len(value) > 1:
+    chosen = exclusive_codes & set(value)
+    if chosen and len(value) > 1:
         return [
             _err(
                 pointer,
                 "exclusive",
-                "”Nej” och ”Vet ej” kan inte kombineras med andra alternativ.",
-                "“No” and “Don't know” cannot be combined with other options.",
+                f"{_labels(variable, frozenset(chosen), 'sv')} kan inte kombineras med andra alternativ.",
+                f"{_labels(variable, frozenset(chosen), 'en')} cannot be combined with other options.",
             )
         ]
     return []
