@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header
@@ -12,6 +13,32 @@ from app.errors import PreconditionFailed, PreconditionRequired
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+@dataclass(frozen=True)
+class IfMatch:
+    """The If-Match header, checked only when the route asks for the version.
+
+    Reading it lazily lets the request body and path be validated first, so a
+    malformed request is a 422 whatever its If-Match says.
+    """
+
+    raw: str | None
+
+    @property
+    def value(self) -> int:
+        """The version the client last saw. Missing → 428; weak or malformed → 412."""
+        if self.raw is None:
+            raise PreconditionRequired(
+                "Ange ärendets version i If-Match (ETag från senaste läsningen).",
+                "Send the case version in If-Match (the ETag from your last read).",
+            )
+        value = self.raw.strip()
+        if value.startswith('"') and value.endswith('"') and value[1:-1].isdigit():
+            return int(value[1:-1])
+        raise PreconditionFailed(
+            "If-Match matchar inte ärendets version.", "If-Match does not match the case version."
+        )
 
 
 def expected_version(
@@ -27,19 +54,8 @@ def expected_version(
             },
         ),
     ] = None,
-) -> int:
-    """The version the client last saw. Missing → 428; weak or malformed → 412."""
-    if if_match is None:
-        raise PreconditionRequired(
-            "Ange ärendets version i If-Match (ETag från senaste läsningen).",
-            "Send the case version in If-Match (the ETag from your last read).",
-        )
-    value = if_match.strip()
-    if value.startswith('"') and value.endswith('"') and value[1:-1].isdigit():
-        return int(value[1:-1])
-    raise PreconditionFailed(
-        "If-Match matchar inte ärendets version.", "If-Match does not match the case version."
-    )
+) -> IfMatch:
+    return IfMatch(if_match)
 
 
 def json_response(

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base
+from app.db import Base, UTCDateTime
 
 ROLES = ("caseworker", "coordinator", "regional", "national", "admin")
 UNIT_KINDS = ("myndighet", "utforare", "bada", "annat")
@@ -49,9 +48,9 @@ def _now() -> datetime:
 
 
 class TimestampMixin:
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, onupdate=_now
+        UTCDateTime(), default=_now, onupdate=_now
     )
 
 
@@ -95,9 +94,9 @@ class ApiToken(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="raise")
 
@@ -122,8 +121,8 @@ class MunicipalityKey(Base):
     version: Mapped[int] = mapped_column(Integer)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     master_key_id: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Case(TimestampMixin, Base):
@@ -134,6 +133,8 @@ class Case(TimestampMixin, Base):
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
         Index("ix_cases_municipality_actualised", "municipality_code", "actualised_on"),
         Index("ix_cases_municipality_pseudonym", "municipality_code", "client_pseudonym"),
+        # An index, not a constraint: SQLite adds it without rebuilding the table.
+        Index("ix_cases_municipality_source_ref", "municipality_code", "source_ref", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -156,6 +157,9 @@ class Case(TimestampMixin, Base):
     catalogue_version: Mapped[str] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    source_ref: Mapped[str | None] = mapped_column(String(64))
+    """The case-management system's own id of the case (bulk import); unique per
+    municipality, so a re-import finds the case instead of duplicating it."""
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -230,7 +234,7 @@ class CaseRevision(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
-    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     changed_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(40))
     fields: Mapped[list[str]] = mapped_column(default=list)
@@ -248,7 +252,7 @@ class KodnyckelEntry(Base):
     client_pseudonym: Mapped[str] = mapped_column(String(64))
     identifier_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     data_key_version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class LocalVariableDefinition(TimestampMixin, Base):
@@ -281,7 +285,7 @@ class IdempotencyRecord(Base):
     state: Mapped[str] = mapped_column(String(12))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any] | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
 class AuditEvent(Base):
@@ -290,7 +294,7 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     actor_role: Mapped[str | None] = mapped_column(String(20))
     municipality_code: Mapped[str | None] = mapped_column(String(4), index=True)
@@ -314,3 +318,150 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+IMPORT_STATES = ("queued", "running", "done", "rejected", "failed")
+
+
+class ImportJob(TimestampMixin, Base):
+    """A bulk import sent over the API: its state and outcome, never its lines.
+
+    ``errors`` holds line numbers, JSON pointers, codes and messages only (no
+    submitted values). The lines themselves live only in the memory of the
+    worker that imports them.
+    """
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (CheckConstraint(f"state IN {IMPORT_STATES!r}", name="state"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    municipality_code: Mapped[str] = mapped_column(String(4), index=True)
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    skip_invalid: Mapped[bool] = mapped_column(Boolean, default=False)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    invalid: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[str]] = mapped_column(default=list)
+    """A list of ``{line, pointer, code, detail, detail_en}`` objects."""
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebSession(Base):
+    """A person's signed-in browser session (the web interface, app/web).
+
+    The cookie carries a random token; only its SHA-256 is stored, so a copy of
+    the table cannot be replayed as cookies. A new session (and token) is made
+    at every sign-in (no session fixation); ``ended_at`` is set at sign-out.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    """Random per session; every form posts it back (synchroniser token)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    """Moved on activity; a session idle for longer than the idle timeout is over."""
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """Absolute end, however active the session is."""
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SurveyLink(Base):
+    """A one-time link to the client survey of one closed case.
+
+    Only the SHA-256 of the link's 256-bit token is stored. The link dies when
+    used, when it expires, or when the caseworker replaces or revokes it.
+    """
+
+    __tablename__ = "survey_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mode_code: Mapped[int] = mapped_column(Integer)
+    """The survey's ``mode`` (catalogue code) recorded with the answer."""
+    created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PopulationFigure(Base):
+    """Adults (18+) on 31 December per area, year and sex, loaded by
+    ``isu population import`` (SCB BE0101 or Kolada N02104). Takes precedence
+    over the figures packaged with the product (app/reference/data). ``area_code``
+    is a municipality code (``0180``) or a district code (``0180-01``)."""
+
+    __tablename__ = "population_figures"
+    __table_args__ = (
+        UniqueConstraint("area_code", "year", "sex"),
+        CheckConstraint("sex IN ('T', 'K', 'M')", name="sex"),
+        CheckConstraint("population >= 0", name="population"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    area_code: Mapped[str] = mapped_column(String(10))
+    year: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(1))
+    population: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(200))
+    reference_date: Mapped[date] = mapped_column(Date)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
+class Submission(Base):
+    """A municipality's SKR package received by the national hub (one version).
+
+    A new package for the same municipality and period is a new version; the
+    history is kept and compilations read the latest accepted version. A resend
+    of the same package (same package id and manifest digest) stores nothing."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("municipality_code", "period", "version"),
+        UniqueConstraint("package_id"),
+        CheckConstraint("status IN ('accepted')", name="status"),
+        Index("ix_submissions_period_municipality", "period", "municipality_code"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    package_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    municipality_code: Mapped[str] = mapped_column(String(4))
+    period: Mapped[str] = mapped_column(String(9))
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer)
+    catalogue_version: Mapped[str] = mapped_column(String(40))
+    manifest: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="accepted")
+    """Only accepted packages are stored; a rejected one is audited, never kept."""
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    received_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    """The municipality's hub account; None when the hub's operator loaded the
+    file with ``isu submissions receive``."""
+
+
+class SubmissionFile(Base):
+    """One table of a received package, verified against its manifest
+    checksum: UTF-8 CSV with the package's column names (SUV numbers)."""
+
+    __tablename__ = "submission_files"
+    __table_args__ = (UniqueConstraint("submission_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -27,7 +27,7 @@ from app.deps import (
     request_id,
 )
 from app.errors import FieldError, ValidationFailed
-from app.http import etag, expected_version
+from app.http import IfMatch, etag, expected_version
 from app.idempotency import Idempotency, IdempotencyDep
 from app.models import STATUSES
 
@@ -61,7 +61,7 @@ def coordinator_context(
 
 Ctx = Annotated[CaseContext, Depends(case_context)]
 CoordinatorCtx = Annotated[CaseContext, Depends(coordinator_context)]
-Version = Annotated[int, Depends(expected_version)]
+Version = Annotated[IfMatch, Depends(expected_version)]
 
 
 def build_router(schemas: CaseSchemas) -> APIRouter:
@@ -174,7 +174,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     )
     def update_case(case_id: uuid.UUID, body: Update, ctx: Ctx, version: Version) -> Any:
         """Värden för valfri fas; `null` tar bort ett värde, `[]` betyder "registrerat som inget"."""
-        return respond(ctx, service.update_case(ctx, case_id, version, dump(body)), 200)
+        return respond(ctx, service.update_case(ctx, case_id, version.value, dump(body)), 200)
 
     @router.post(
         "/{case_id}/close",
@@ -187,7 +187,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     ) -> Any:
         if (again := replay(idem)) is not None:
             return again
-        return respond(ctx, service.close_case(ctx, case_id, version, dump(body)), 200, idem)
+        return respond(ctx, service.close_case(ctx, case_id, version.value, dump(body)), 200, idem)
 
     @router.post(
         "/{case_id}/exclusion",
@@ -205,7 +205,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         if (again := replay(idem)) is not None:
             return again
         return respond(
-            ctx, service.set_exclusion(ctx, case_id, version, body.reason.value), 200, idem
+            ctx, service.set_exclusion(ctx, case_id, version.value, body.reason.value), 200, idem
         )
 
     @router.delete(
@@ -215,7 +215,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         summary="Ta med i statistiken igen (include again)",
     )
     def include_case(case_id: uuid.UUID, ctx: CoordinatorCtx, version: Version) -> Any:
-        return respond(ctx, service.set_exclusion(ctx, case_id, version, None), 200)
+        return respond(ctx, service.set_exclusion(ctx, case_id, version.value, None), 200)
 
     @router.get(
         "/{case_id}/history",
@@ -256,7 +256,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         ctx: Ctx,
         version: Version,
     ) -> Any:
-        case, _ = records.update_intervention(ctx, case_id, intervention_id, version, dump(body))
+        case, _ = records.update_intervention(ctx, case_id, intervention_id, version.value, dump(body))
         return respond(ctx, case, 200)
 
     @router.delete(
@@ -269,7 +269,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         case_id: uuid.UUID, intervention_id: uuid.UUID, ctx: Ctx, version: Version
     ) -> Any:
         return respond(
-            ctx, records.delete_intervention(ctx, case_id, intervention_id, version), 200
+            ctx, records.delete_intervention(ctx, case_id, intervention_id, version.value), 200
         )
 
     @router.post(
@@ -296,7 +296,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     def update_risk(
         case_id: uuid.UUID, assessment_id: uuid.UUID, body: RiskPatch, ctx: Ctx, version: Version
     ) -> Any:
-        case, _ = records.update_risk(ctx, case_id, assessment_id, version, dump(body))
+        case, _ = records.update_risk(ctx, case_id, assessment_id, version.value, dump(body))
         return respond(ctx, case, 200)
 
     @router.delete(
@@ -308,7 +308,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     def delete_risk(
         case_id: uuid.UUID, assessment_id: uuid.UUID, ctx: Ctx, version: Version
     ) -> Any:
-        return respond(ctx, records.delete_risk(ctx, case_id, assessment_id, version), 200)
+        return respond(ctx, records.delete_risk(ctx, case_id, assessment_id, version.value), 200)
 
     @router.put(
         "/{case_id}/survey",
@@ -318,6 +318,6 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     )
     def put_survey(case_id: uuid.UUID, body: SurveyIn, ctx: Ctx, version: Version) -> Any:
         """Bara för avslutade ärenden. Fråga 203 besvaras bara när 202 är en förbättring."""
-        return respond(ctx, records.put_survey(ctx, case_id, version, dump(body)), 200)
+        return respond(ctx, records.put_survey(ctx, case_id, version.value, dump(body)), 200)
 
     return router

@@ -3,31 +3,19 @@ control for audiences outside the municipality (D1), audit (U1)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent
-from app.stats.router import router as stats_router
 from tests.db.test_analysis_frame import add_case
 from tests.factories import Account, make_account, make_unit
 
 YEAR = {"from": "2023-01-01", "to": "2023-12-31"}
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    # The lead wires the router into app.main; until then (and harmlessly after) add it here.
-    if not any(getattr(r, "path", "").startswith("/api/v1/stats") for r in app.routes):
-        app.include_router(stats_router, prefix="/api/v1")
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
 
 
 @pytest.fixture
