@@ -18,6 +18,7 @@ install: $(STAMP)
 ## Migrate the embedded SQLite database, load the demo, serve on 127.0.0.1:8000.
 run: install
 	ISU_MODE=dev $(BIN)/isu db upgrade
+	ISU_MODE=dev $(BIN)/isu demo --if-empty
 	ISU_MODE=dev $(BIN)/isu serve --host 127.0.0.1 --port 8000
 
 ## Lint, type-check and run the whole suite on SQLite and PostgreSQL.

@@ -1,0 +1,483 @@
+"""Bulk import of cases, through the same service functions as the API.
+
+Two passes over the lines:
+
+1. **Validate** every line: parse it (the catalogue-generated models) and run
+   it through the case services (create, interventions, risk assessments,
+   close, survey) inside a transaction that is always rolled back. Every
+   problem is reported with its line number and JSON pointer.
+2. **Import**, only when no line failed (or with ``skip_invalid``, the valid
+   lines): the same service calls in batches, one transaction per batch and a
+   savepoint per line.
+
+A line whose ``source_ref`` already exists in its municipality is skipped as
+unchanged, so importing the same file twice creates nothing the second time.
+Nothing here logs or reports a submitted value.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from itertools import islice
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.auth.principal import Principal
+from app.cases import records, service
+from app.cases.context import CaseContext
+from app.catalogue.loader import Catalogue
+from app.config import Settings
+from app.errors import AppError, FieldError, ValidationFailed
+from app.importer.format import LineKind, numbered_lines, parse_line
+from app.models import UNIT_KINDS, Case, Unit, User
+from app.reference import districts, municipalities
+from app.security.keyring import Keyring
+from app.units.service import create_unit
+
+MAX_REPORTED_ERRORS = 1000
+DEFAULT_BATCH = 250
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    pointer: str
+    code: str
+    detail: str
+    detail_en: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "pointer": self.pointer,
+            "code": self.code,
+            "detail": self.detail,
+            "detail_en": self.detail_en,
+        }
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    invalid: int = 0
+    created: int = 0
+    unchanged: int = 0
+    state: str = "done"
+    """``done``; ``rejected`` (invalid lines and no ``skip_invalid``: nothing
+    imported); ``failed`` (stopped by an unexpected problem during import)."""
+    errors: list[LineError] = field(default_factory=list)
+    invalid_lines: set[int] = field(default_factory=set, repr=False)
+
+    def add(self, line: int, problems: Iterable[FieldError]) -> None:
+        if line not in self.invalid_lines:
+            self.invalid_lines.add(line)
+            self.invalid += 1
+        for problem in problems:
+            if len(self.errors) < MAX_REPORTED_ERRORS:
+                self.errors.append(
+                    LineError(
+                        line, problem.pointer, problem.code, problem.detail, problem.detail_en
+                    )
+                )
+
+
+class LineFailed(Exception):
+    """One line cannot be imported; ``errors`` say why (never a value)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("line failed")
+
+
+def _error(pointer: str, code: str, sv: str, en: str) -> LineFailed:
+    return LineFailed([FieldError(pointer, code, sv, en)])
+
+
+class Scope(Protocol):
+    """Who imports a line and into which unit."""
+
+    def begin(self) -> None:
+        """A new transaction starts: forget cached rows."""
+
+    def municipality(self, data: dict[str, Any]) -> str: ...
+
+    def principal(self, session: Session, municipality: str) -> Principal: ...
+
+    def unit_id(self, session: Session, data: dict[str, Any], municipality: str) -> uuid.UUID: ...
+
+
+def _find_unit(session: Session, municipality: str, ref: str) -> Unit | None:
+    try:
+        unit_id = uuid.UUID(ref)
+    except ValueError:
+        return session.scalar(
+            select(Unit).where(Unit.municipality_code == municipality, Unit.name == ref)
+        )
+    unit = session.get(Unit, unit_id)
+    return unit if unit is not None and unit.municipality_code == municipality else None
+
+
+_UNKNOWN_UNIT = ("Okänd verksamhet i kommunen.", "Unknown unit in the municipality.")
+
+
+@dataclass
+class SystemScope:
+    """The command line: each line names its municipality; the line is imported
+    by the municipality's system user ``import-<kod>`` (a coordinator without
+    any token, created when missing). With ``create_units``, a unit named on a
+    line that does not exist yet is created (kind ``unit_kind``, ``district``)."""
+
+    create_units: bool = False
+    _principals: dict[str, Principal] = field(default_factory=dict)
+    _units: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)
+
+    def begin(self) -> None:
+        self._principals.clear()
+        self._units.clear()
+
+    def municipality(self, data: dict[str, Any]) -> str:
+        code = data.get("municipality")
+        if code is None:
+            raise _error(
+                "/municipality",
+                "missing",
+                "Ange kommunkod för raden.",
+                "Give the line's municipality code.",
+            )
+        if code not in municipalities():
+            raise _error(
+                "/municipality",
+                "unknown_municipality",
+                "Okänd kommunkod.",
+                "Unknown municipality code.",
+            )
+        return str(code)
+
+    def principal(self, session: Session, municipality: str) -> Principal:
+        principal = self._principals.get(municipality)
+        if principal is None:
+            username = f"import-{municipality}"
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None:
+                user = User(username=username, role="coordinator", municipality_code=municipality)
+                session.add(user)
+                session.flush()
+            principal = Principal(user.id, user.role, user.municipality_code, None, None)
+            self._principals[municipality] = principal
+        return principal
+
+    def unit_id(self, session: Session, data: dict[str, Any], municipality: str) -> uuid.UUID:
+        ref = data.get("unit")
+        if ref is None:
+            raise _error("/unit", "missing", "Ange verksamhet.", "Give the unit.")
+        cached = self._units.get((municipality, ref))
+        if cached is not None:
+            return cached
+        unit = _find_unit(session, municipality, ref)
+        if unit is None:
+            if not self.create_units:
+                raise _error("/unit", "unknown_unit", *_UNKNOWN_UNIT)
+            district = data.get("district")
+            if district is not None and (
+                district not in districts()
+                or districts()[district].municipality_code != municipality
+            ):
+                raise _error(
+                    "/district",
+                    "unknown_district",
+                    "Okänd stadsdel för kommunen.",
+                    "Unknown district.",
+                )
+            kind = UNIT_KINDS[(data.get("unit_kind") or 4) - 1]
+            unit = create_unit(
+                session, name=ref, kind=kind, municipality_code=municipality, district_code=district
+            )
+        self._units[(municipality, ref)] = unit.id
+        return unit.id
+
+
+@dataclass
+class CallerScope:
+    """The API: the caller imports into their own municipality (and, for a
+    caseworker, their own unit). Units are never created here."""
+
+    caller: Principal
+
+    def begin(self) -> None:
+        return None
+
+    def municipality(self, data: dict[str, Any]) -> str:
+        own = self.caller.municipality_code or ""
+        code = data.get("municipality")
+        if code is not None and code != own:
+            raise _error(
+                "/municipality",
+                "other_municipality",
+                "Raden gäller en annan kommun än din.",
+                "The line belongs to another municipality than yours.",
+            )
+        return own
+
+    def principal(self, session: Session, municipality: str) -> Principal:
+        return self.caller
+
+    def unit_id(self, session: Session, data: dict[str, Any], municipality: str) -> uuid.UUID:
+        ref = data.get("unit")
+        if self.caller.role == "caseworker":
+            own = self.caller.unit_id
+            if ref is None and own is not None:
+                return own
+            unit = _find_unit(session, municipality, ref) if ref is not None else None
+            if unit is None or unit.id != own:
+                raise _error("/unit", "unknown_unit", *_UNKNOWN_UNIT)
+            return unit.id
+        if ref is None:
+            raise _error("/unit", "missing", "Ange verksamhet.", "Give the unit.")
+        unit = _find_unit(session, municipality, ref)
+        if unit is None:
+            raise _error("/unit", "unknown_unit", *_UNKNOWN_UNIT)
+        return unit.id
+
+
+def _prefixed(
+    prefix: str, errors: Iterable[FieldError], rename: dict[str, str] | None = None
+) -> list[FieldError]:
+    result = []
+    for e in errors:
+        pointer = (rename or {}).get(e.pointer, e.pointer)
+        result.append(FieldError(prefix + pointer, e.code, e.detail, e.detail_en))
+    return result
+
+
+def _call(prefix: str, fn: Callable[[], Any], rename: dict[str, str] | None = None) -> Any:
+    """Run one service call; its problems become the line's, under ``prefix``."""
+    try:
+        return fn()
+    except ValidationFailed as exc:
+        raise LineFailed(_prefixed(prefix, exc.errors, rename)) from None
+    except AppError as exc:
+        raise LineFailed(
+            [
+                FieldError(prefix, exc.slug, exc.detail, exc.detail_en),
+                *_prefixed(prefix, exc.errors),
+            ]
+        ) from None
+
+
+DUPLICATE_IN_FILE = FieldError(
+    "/source_ref",
+    "duplicate_source_ref",
+    "Samma ärende-id finns på en tidigare rad i filen.",
+    "The same case id is on an earlier line of the file.",
+)
+DUPLICATE_IMPORTED = FieldError(
+    "/source_ref",
+    "duplicate_source_ref",
+    "Ärendet har redan importerats.",
+    "The case has already been imported.",
+)
+
+CASE_FIELDS = ("client_id", "actualised_on", "caseworker_ref", "values", "comments", "local_values")
+
+
+@dataclass
+class Importer:
+    factory: sessionmaker[Session]
+    catalogue: Catalogue
+    keyring: Keyring
+    settings: Settings
+    scope: Scope
+    line_model: type[BaseModel]
+    skip_invalid: bool = False
+    batch_size: int = DEFAULT_BATCH
+    request_id: str | None = None
+    on_progress: Callable[[str, int], None] | None = None
+    """Called with the phase ("check_and_import" in one transaction, else
+    "validate" then "import") and the lines done so far in it."""
+    atomic: bool = True
+    """One transaction for the whole file (one pass; all or nothing). Otherwise
+    two passes with a transaction per batch, which holds SQLite's write lock
+    only briefly (the API's background imports)."""
+
+    def run(self, source: Callable[[], Iterable[str]]) -> ImportReport:
+        """Import the lines ``source()`` yields (called once per pass)."""
+        if self.atomic:
+            return self._single_pass(source)
+        report = ImportReport()
+        self._validate(source, report)
+        if report.invalid and not self.skip_invalid:
+            report.state = "rejected"
+            return report
+        self._import(source, report)
+        return report
+
+    # --- the two passes -------------------------------------------------------
+
+    def _batches(self, source: Callable[[], Iterable[str]]) -> Iterator[list[tuple[int, str]]]:
+        lines = numbered_lines(source())
+        while batch := list(islice(lines, self.batch_size)):
+            yield batch
+
+    def _single_pass(self, source: Callable[[], Iterable[str]]) -> ImportReport:
+        """Every line through the services in one transaction, a savepoint per
+        line; committed only when no line failed (or with ``skip_invalid``)."""
+        report = ImportReport()
+        seen: set[tuple[str | None, str]] = set()
+        created = unchanged = done = 0
+        with self.factory() as session:
+            session.begin()
+            self.scope.begin()
+            try:
+                for batch in self._batches(source):
+                    for number, text in batch:
+                        report.lines += 1
+                        data, problems = parse_line(self.line_model, text)
+                        if data is None:
+                            report.add(number, problems)
+                            continue
+                        key = (data.get("municipality"), data["source_ref"])
+                        if key in seen:
+                            report.add(number, [DUPLICATE_IN_FILE])
+                            continue
+                        seen.add(key)
+                        try:
+                            outcome = self._apply_in_savepoint(session, data)
+                        except LineFailed as failed:
+                            report.add(number, failed.errors)
+                            continue
+                        if outcome == "created":
+                            created += 1
+                        else:
+                            unchanged += 1
+                    # Bounded memory: the batch's rows are flushed; forget them.
+                    session.flush()
+                    session.expunge_all()
+                    done += len(batch)
+                    if self.on_progress:
+                        self.on_progress("check_and_import", done)
+                if report.invalid and not self.skip_invalid:
+                    session.rollback()
+                    report.state = "rejected"
+                    return report
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        report.created, report.unchanged = created, unchanged
+        return report
+
+    def _validate(self, source: Callable[[], Iterable[str]], report: ImportReport) -> None:
+        seen: set[tuple[str | None, str]] = set()
+        done = 0
+        for batch in self._batches(source):
+            with self.factory() as session:
+                session.begin()
+                self.scope.begin()
+                try:
+                    for number, text in batch:
+                        report.lines += 1
+                        data, problems = parse_line(self.line_model, text)
+                        if data is None:
+                            report.add(number, problems)
+                            continue
+                        key = (data.get("municipality"), data["source_ref"])
+                        if key in seen:
+                            report.add(number, [DUPLICATE_IN_FILE])
+                            continue
+                        seen.add(key)
+                        try:
+                            self._apply_in_savepoint(session, data)
+                        except LineFailed as failed:
+                            report.add(number, failed.errors)
+                finally:
+                    session.rollback()
+            done += len(batch)
+            if self.on_progress:
+                self.on_progress("validate", done)
+
+    def _import(self, source: Callable[[], Iterable[str]], report: ImportReport) -> None:
+        done = 0
+        for batch in self._batches(source):
+            with self.factory() as session, session.begin():
+                self.scope.begin()
+                for number, text in batch:
+                    if number in report.invalid_lines:
+                        continue
+                    data, problems = parse_line(self.line_model, text)
+                    if data is None:  # the file changed between the passes
+                        report.add(number, problems)
+                        continue
+                    try:
+                        outcome = self._apply_in_savepoint(session, data)
+                    except LineFailed as failed:
+                        report.add(number, failed.errors)
+                        if not self.skip_invalid:
+                            report.state = "failed"
+                            session.rollback()
+                            return
+                        continue
+                    if outcome == "created":
+                        report.created += 1
+                    else:
+                        report.unchanged += 1
+            done += len(batch)
+            if self.on_progress:
+                self.on_progress("import", done)
+
+    # --- one line ---------------------------------------------------------------
+
+    def _apply_in_savepoint(self, session: Session, data: dict[str, Any]) -> LineKind:
+        """:meth:`_apply` in a savepoint: a failing line leaves nothing behind."""
+        try:
+            with session.begin_nested():
+                return self._apply(session, data)
+        except DbIntegrityError:
+            # Another import stored the same case id at the same moment.
+            raise LineFailed([DUPLICATE_IMPORTED]) from None
+
+    def _apply(self, session: Session, data: dict[str, Any]) -> LineKind:
+        scope = self.scope
+        municipality = scope.municipality(data)
+        source_ref = data["source_ref"]
+        existing = session.scalar(
+            select(Case.id).where(
+                Case.municipality_code == municipality, Case.source_ref == source_ref
+            )
+        )
+        if existing is not None:
+            return "unchanged"
+        principal = scope.principal(session, municipality)
+        unit_id = scope.unit_id(session, data, municipality)
+        ctx = CaseContext(
+            session, principal, self.catalogue, self.keyring, self.settings, self.request_id
+        )
+        body = {k: data[k] for k in CASE_FIELDS if k in data}
+        body["unit_id"] = unit_id
+        case: Case = _call("", lambda: service.create_case(ctx, body), {"/unit_id": "/unit"})
+        # The sending system's id is bookkeeping, not content: written beside
+        # the ORM so that it moves neither the case's version nor its history.
+        session.execute(
+            update(Case.__table__)  # type: ignore[arg-type]
+            .where(Case.__table__.c.id == case.id)
+            .values(source_ref=source_ref)
+        )
+        set_committed_value(case, "source_ref", source_ref)
+        for i, item in enumerate(data.get("interventions") or []):
+            _call(f"/interventions/{i}", partial(records.add_intervention, ctx, case.id, item))
+        for i, item in enumerate(data.get("risk_assessments") or []):
+            _call(f"/risk_assessments/{i}", partial(records.add_risk, ctx, case.id, item))
+        close = data.get("close")
+        if close is not None:
+            _call("/close", lambda: service.close_case(ctx, case.id, case.version, close))
+        survey = data.get("survey")
+        if survey is not None:
+            _call("/survey", lambda: records.put_survey(ctx, case.id, case.version, survey))
+        return "created"
