@@ -89,7 +89,8 @@ def record(
     session.add(event)
     head.last_event_id = event.id
     head.last_hash = event.hash
-    session.flush()
+    # No flush here: the event is written with the transaction's next flush or
+    # commit (batched); the head stays locked and current in this session.
     return event
 
 

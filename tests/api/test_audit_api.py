@@ -166,6 +166,7 @@ def test_a_write_and_its_audit_event_commit_or_roll_back_together(
     real_serialise = case_service.serialise
 
     def fail_after_audit(ctx: CaseContext, case: Case) -> dict[str, Any]:
+        ctx.session.flush()  # the event is in the transaction's writes
         event = ctx.session.scalar(
             select(AuditEvent).where(
                 AuditEvent.action == "case.create", AuditEvent.object_id == str(case.id)
