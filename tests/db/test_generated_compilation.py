@@ -68,5 +68,5 @@ def test_funnel_of_3070_generated_cases_equals_the_generators_counts(
         frame.frame, codebook_from_catalogue(catalogue), mode="internal", table_ids=["funnel"]
     )
     registered = funnel.data[funnel.data["registered"].astype(str) == REGISTERED]
-    compiled = {str(row.step): int(row.n) for row in registered.itertuples()}
+    compiled = dict(zip(registered["step"].astype(str), registered["n"].astype(int), strict=True))
     assert compiled == _generator_counts(lines)
