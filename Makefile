@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export ISU_DATABASE_URL ?= sqlite:///$(CURDIR)/var/isu.sqlite3
 
-.PHONY: run test install lint format clean
+.PHONY: run test install lint format clean bench browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,22 @@ run: install
 	ISU_MODE=dev $(BIN)/isu serve --host 127.0.0.1 --port 8000
 
 ## Lint, type-check and run the whole suite on SQLite and PostgreSQL.
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest -p no:cacheprovider
+
+## Chromium and chromedriver for the browser tests (apt-get when root).
+browser:
+	sh tests/web/install-browser.sh
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app exporters migrations tests bench
 	$(BIN)/isu variables --json > /dev/null
+
+## Benchmark of the national compilation (bench/, about 25 min); results in docs/benchmarks.md.
+bench: install
+	$(BIN)/python -m bench.compilation --cases 3070,100000,1000000 --engines sqlite,postgresql --write-docs
 
 format: install
 	$(BIN)/ruff format .

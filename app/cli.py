@@ -22,6 +22,7 @@ from app.db import make_engine, make_session_factory, transaction
 from app.importer.cli import register as register_data_commands
 from app.security.cli import keys_app
 from app.stats.cli import export_app
+from app.web.cli import web_app
 
 app = typer.Typer(
     help="ISU-registret: uppföljning av stöd till våldsutsatta vuxna.", no_args_is_help=True
@@ -36,6 +37,7 @@ app.add_typer(units_app, name="units")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(export_app, name="export")
+app.add_typer(web_app, name="web")
 register_data_commands(app)
 
 console = Console()
@@ -95,7 +97,9 @@ def serve(
     except (KeyConfigurationError, CatalogueError) as exc:
         err_console.print(f"[red]Kan inte starta:[/red] {exc}")
         raise typer.Exit(2) from None
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    # No access log: paths can carry a survey link token; RequestContext logs
+    # the route template instead.
+    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from app.security.keyring import Keyring
 from app.security.master import load_master_key
 from app.stats.router import router as stats_router
 from app.units.router import router as units_router
+from app.web.router import build_web_router
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("isu")
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         units_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(build_web_router(catalogue))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from app.importer.service import ImportReport
 from app.models import Case, User
 from app.synthetic.generator import GeneratorConfig, generate_cases
 from app.synthetic.identity import units_for
+from app.web.passwords import set_demo_passwords
 
 DEMO_MUNICIPALITIES = ("0180", "0126", "0127", "0181", "0182", "0380")
 """Stockholm (with districts), Huddinge, Botkyrka, Södertälje, Nacka (Stockholm
@@ -57,6 +58,8 @@ class Welcome:
     case_id: str | None
     report: ImportReport | None
     cases: int
+    passwords: dict[str, str] = field(default_factory=dict)
+    """Web sign-in for the demo caseworker and coordinator (dev mode only)."""
 
 
 def _lines(config: GeneratorConfig) -> Any:
@@ -93,11 +96,13 @@ def load_demo(
         if not _still_valid(factory, tokens):
             tokens = _issue_tokens(factory)
             _write_tokens(tokens_file, tokens)
+        with transaction(factory) as session:
+            passwords = set_demo_passwords(session)
         with factory() as session:
             unit_name = units_for("0180")[0].name
             case_id = _first_case(session, unit_name)
             total = session.scalar(select(func.count(Case.id))) or 0
-        return Welcome(tokens, case_id, report, total)
+        return Welcome(tokens, case_id, report, total, passwords)
     finally:
         engine.dispose()
 
@@ -210,4 +215,8 @@ def print_welcome(welcome: Welcome, console: Console | None = None) -> None:
             soft_wrap=True,
         )
     out.print(f'  curl -s "{API}/variables"', soft_wrap=True)
+    if welcome.passwords:
+        out.print("\nWebben (the web interface): http://127.0.0.1:8000/")
+        for username, password in welcome.passwords.items():
+            out.print(f"  logga in som {username} med lösenordet {password}", soft_wrap=True)
     out.print("API-dokumentation: http://127.0.0.1:8000/docs\n")

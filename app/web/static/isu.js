@@ -1,0 +1,90 @@
+/* ISU-registret: small progressive enhancements. Every form works without
+   this file; the server checks everything again. */
+(function () {
+  "use strict";
+
+  function each(list, fn) { Array.prototype.forEach.call(list, fn); }
+
+  // Move focus to the error summary so that screen readers announce it.
+  function focusErrors() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) { summary.focus(); }
+  }
+
+  // Exclusive options ("Nej", "Vet ej", "inget"): choosing one clears the
+  // others in the group, choosing another clears it.
+  function exclusiveOptions(root) {
+    each(root.querySelectorAll("[data-multi]"), function (group) {
+      var boxes = group.querySelectorAll("input[type=checkbox]");
+      each(boxes, function (box) {
+        box.addEventListener("change", function () {
+          if (!box.checked) { return; }
+          var exclusive = box.hasAttribute("data-exclusive");
+          each(boxes, function (other) {
+            if (other === box) { return; }
+            if (exclusive || other.hasAttribute("data-exclusive")) { other.checked = false; }
+          });
+        });
+      });
+    });
+  }
+
+  // Skip logic from the catalogue: a field asked only when another has one
+  // of some values is hidden (and not sent) until it is.
+  function skipLogic(root) {
+    each(root.querySelectorAll("[data-applies-when]"), function (wrap) {
+      var form = wrap.closest("form");
+      if (!form) { return; }
+      var name = wrap.getAttribute("data-applies-when");
+      var allowed = wrap.getAttribute("data-applies-values").split(",");
+      var controls = form.querySelectorAll("[name=\"" + name + "\"]");
+      function update() {
+        var value = null;
+        each(controls, function (c) {
+          if ((c.type === "radio" && c.checked) || (c.tagName === "SELECT")) { value = c.value; }
+        });
+        var applies = value !== null && allowed.indexOf(value) !== -1;
+        wrap.hidden = !applies;
+        each(wrap.querySelectorAll("input, select, textarea"), function (input) {
+          input.disabled = !applies;
+        });
+      }
+      each(controls, function (c) { c.addEventListener("change", update); });
+      update();
+    });
+  }
+
+  // One click, one save: a second click while the first is on its way is ignored.
+  function submitOnce(root) {
+    each(root.querySelectorAll("form[data-once]"), function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.getAttribute("data-sent")) { event.preventDefault(); return; }
+        form.setAttribute("data-sent", "1");
+      });
+    });
+  }
+
+  // Deleting asks first.
+  function confirmations(root) {
+    each(root.querySelectorAll("form[data-confirm]"), function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
+      });
+    });
+  }
+
+  function selectOnFocus(root) {
+    each(root.querySelectorAll("[data-select-on-focus]"), function (input) {
+      input.addEventListener("focus", function () { input.select(); });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    exclusiveOptions(document);
+    skipLogic(document);
+    submitOnce(document);
+    confirmations(document);
+    selectOnFocus(document);
+    focusErrors();
+  });
+})();
