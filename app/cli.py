@@ -20,8 +20,10 @@ from app.catalogue.loader import CatalogueError, load_catalogue
 from app.config import PROJECT_ROOT, get_settings
 from app.db import make_engine, make_session_factory, transaction
 from app.importer.cli import register as register_data_commands
+from app.indicators.cli import register as register_indicator_commands
 from app.security.cli import keys_app
 from app.stats.cli import export_app
+from app.submissions.cli import register as register_submission_commands
 from app.web.cli import web_app
 
 app = typer.Typer(
@@ -37,6 +39,8 @@ app.add_typer(units_app, name="units")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(export_app, name="export")
+register_indicator_commands(app)
+register_submission_commands(app)
 app.add_typer(web_app, name="web")
 register_data_commands(app)
 

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     auth_failure_window_seconds: int = 60
     idempotency_ttl_hours: int = 24
     suppression_threshold: int = 7
+    hub_private_key_file: Path | None = None
+    """National hub only: X25519 private key for packages sealed to the hub."""
     kodnyckel_municipalities: list[str] = []
     """Municipalities that keep a kodnyckel (pseudonym -> identifier), e.g. ["0180"]."""
 

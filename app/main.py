@@ -18,6 +18,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
 from app.importer.router import router as import_router
+from app.indicators.router import router as indicators_router
 from app.kodnyckel.router import router as kodnyckel_router
 from app.local_variables.router import router as local_variables_router
 from app.middleware import BodySizeLimit, RequestContext
@@ -25,6 +26,7 @@ from app.quality.router import router as quality_router
 from app.security.keyring import Keyring
 from app.security.master import load_master_key
 from app.stats.router import router as stats_router
+from app.submissions.router import router as submissions_router
 from app.units.router import router as units_router
 from app.web.router import build_web_router
 
@@ -68,10 +70,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         audit_router,
         import_router,
+        indicators_router,
         kodnyckel_router,
         local_variables_router,
         quality_router,
         stats_router,
+        submissions_router,
         units_router,
     ):
         app.include_router(router, prefix=API_PREFIX)

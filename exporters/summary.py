@@ -89,6 +89,13 @@ def compile_tables(
     def known(area: Area) -> bool:
         return own is not None and area == own
 
+    # Categoricals, so that a table built from a subset of the cases (a group,
+    # the top group) still has a block for every year and municipality: rollup
+    # needs complete, identically ordered blocks.
+    frame = frame.assign(
+        year=pd.Categorical(frame["year"]),
+        municipality_code=pd.Categorical(frame["municipality_code"]),
+    )
     out = []
     for table in build_tables(
         frame, codebook, definitions, ("year", "municipality_code"), table_ids

@@ -37,8 +37,8 @@ from tests.factories import PNR, PNR_OTHER, case_body
 PNR_BAD_CHECK = "19121212-1213"
 PNR_MINOR = personnummer(date(2008, 1, 15), "384")
 LOCAL_CODE = "KLIENT-HEMLIG-4711"
-COMMENT = "Hemlig kommentar om klienten 8f3a"
-SUGGESTION = "Klientens eget förslag 77c1"
+COMMENT = "Hemlig kommentar om klienten Qzxv"
+SUGGESTION = "Klientens eget förslag Wjkq"
 NEEDLES = {
     PNR,
     PNR.replace("-", ""),  # 191212121212
@@ -51,9 +51,9 @@ NEEDLES = {
     PNR_MINOR.replace("-", ""),
     LOCAL_CODE,
     COMMENT,
-    "8f3a",
+    "Qzxv",  # not hex: request ids and hashes cannot contain it by chance
     SUGGESTION,
-    "77c1",
+    "Wjkq",
 }
 
 

@@ -1,0 +1,1 @@
+"""Key ratios (Kolada) and indicators (Öppna jämförelser style) as data."""

@@ -1,0 +1,241 @@
+"""Key ratios and indicators for a municipality: read, compute, audit.
+
+Reading is two bulk queries (the analysis inputs of ``app.stats.frame`` and the
+cases' pseudonyms, for counting unique persons); the computation is pure
+(``exporters.indicators``). Only a coordinator sees their own municipality's
+ratios and indicators (DESIGN.md §1); the CLI runs as the installation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.service import Actor, record
+from app.auth.principal import Principal
+from app.catalogue.loader import Catalogue
+from app.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from app.indicators.population import population_table
+from app.indicators.spec import IndicatorSpec
+from app.models import Case
+from app.reference import districts, municipalities
+from app.stats.codebook import codebook_from_catalogue
+from app.stats.frame import CaseFilter, read_raw
+from exporters.indicators import CaseData, IndicatorResult, case_data, compute, period_for
+from exporters.kolada import KOLADA_KPIS, KoladaReport
+
+EARLIEST = date(1900, 1, 1)
+KOLADA_ACTION = "export.kolada"
+INDICATOR_ACTION = "export.indicator"
+
+
+def _invalid(pointer: str, code: str, sv: str, en: str) -> ValidationFailed:
+    return ValidationFailed([FieldError(pointer, code, sv, en)])
+
+
+def read_case_data(
+    session: Session, catalogue: Catalogue, municipality_codes: Collection[str], until: date
+) -> CaseData:
+    """Every case of the municipalities opened on or before ``until`` (earlier
+    years too: a case opened in 2024 may be closed, or get an intervention, in
+    2025), with its client pseudonym."""
+    codebook = codebook_from_catalogue(catalogue)
+    where = CaseFilter(EARLIEST, until, set(municipality_codes))
+    raw = read_raw(session, codebook, where)
+    pseudonyms = session.execute(
+        select(Case.id, Case.client_pseudonym).where(
+            Case.municipality_code.in_(sorted(municipality_codes)),
+            Case.actualised_on <= until,
+        )
+    ).all()
+    return case_data(raw, {str(case_id): p for case_id, p in pseudonyms})
+
+
+def districts_of(municipality_codes: Collection[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for code, district in sorted(districts().items()):
+        if district.municipality_code in municipality_codes:
+            out.setdefault(district.municipality_code, []).append(code)
+    return out
+
+
+def area_names(municipality_codes: Collection[str]) -> dict[str, str]:
+    names = {c: m.name for c, m in municipalities().items() if c in municipality_codes}
+    for code, district in districts().items():
+        if district.municipality_code in municipality_codes:
+            names[code] = district.name
+    return names
+
+
+def split_choices(
+    specs: Sequence[IndicatorSpec], given: Mapping[str, str], pointer: str = "/query/choice"
+) -> dict[str, dict[str, str]]:
+    """Per definition, the given choices it declares. A choice no definition
+    declares, or a value none accepts, is a 422 naming it."""
+    out: dict[str, dict[str, str]] = {spec.id: {} for spec in specs}
+    for key, value in given.items():
+        declared = [s for s in specs if any(c.key == key for c in s.choices)]
+        if not declared:
+            raise _invalid(pointer, "unknown_choice", "Okänt val.", "Unknown choice.")
+        for spec in declared:
+            choice = next(c for c in spec.choices if c.key == key)
+            if value not in choice.values:
+                raise _invalid(
+                    pointer, "unknown_choice_value", "Okänt värde för valet.", "Unknown value."
+                )
+            out[spec.id][key] = value
+    return out
+
+
+def build_kolada(
+    session: Session,
+    catalogue: Catalogue,
+    specs: Mapping[str, IndicatorSpec],
+    municipality_codes: Sequence[str],
+    year: int,
+    choices: Mapping[str, str],
+    *,
+    today: date,
+) -> KoladaReport:
+    """The three Kolada key ratios for one calendar year."""
+    if not 2000 <= year <= 2100:
+        raise _invalid("/query/year", "year_range", "Orimligt år.", "Implausible year.")
+    kpis = [specs[k] for k in KOLADA_KPIS]
+    per_kpi = split_choices(kpis, choices)
+    data = read_case_data(session, catalogue, municipality_codes, date(year, 12, 31))
+    population = population_table(session)
+    results = [
+        compute(
+            spec.definition(),
+            data,
+            period_for(spec.definition(), year=year, as_of=None),
+            municipalities=municipality_codes,
+            population=population,
+            districts=districts_of(municipality_codes),
+            choices=per_kpi[spec.id],
+        )
+        for spec in kpis
+    ]
+    years = sorted({int(y) for r in results for y in r.rows["population_year"].dropna().tolist()})
+    return KoladaReport(
+        results=results,
+        area_names=area_names(municipality_codes),
+        generated_on=today,
+        population_sources={y: population.sources.get(y, "") for y in years},
+        catalogue_version=catalogue.version,
+    )
+
+
+def _coordinator_scope(principal: Principal) -> str:
+    if principal.role != "coordinator" or principal.municipality_code is None:
+        raise Forbidden(
+            "Bara kommunens samordnare tar fram nyckeltal och indikatorer.",
+            "Only the municipality's coordinator produces key ratios and indicators.",
+        )
+    return principal.municipality_code
+
+
+def kolada_for(
+    session: Session,
+    catalogue: Catalogue,
+    specs: Mapping[str, IndicatorSpec],
+    principal: Principal,
+    year: int,
+    choices: Mapping[str, str],
+    *,
+    today: date,
+    request_id: str | None = None,
+) -> KoladaReport:
+    """The coordinator's own municipality (and its districts), audited."""
+    own = _coordinator_scope(principal)
+    report = build_kolada(session, catalogue, specs, [own], year, choices, today=today)
+    audit_kolada(session, principal.actor, own, choices, request_id=request_id)
+    return report
+
+
+def audit_kolada(
+    session: Session,
+    actor: Actor,
+    scope: str,
+    choices: Mapping[str, str],
+    *,
+    request_id: str | None = None,
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=KOLADA_ACTION,
+        object_type="kolada",
+        object_id=scope,
+        fields=[*KOLADA_KPIS, *(f"choice:{k}" for k in choices)],
+        municipality_code=scope if len(scope) == 4 else None,
+        request_id=request_id,
+    )
+
+
+@dataclass(frozen=True)
+class IndicatorQuery:
+    indicator_id: str
+    year: int | None = None
+    as_of: date | None = None
+    choices: Mapping[str, str] | None = None
+
+
+def build_indicator(
+    session: Session,
+    catalogue: Catalogue,
+    specs: Mapping[str, IndicatorSpec],
+    municipality_codes: Sequence[str],
+    query: IndicatorQuery,
+) -> IndicatorResult:
+    spec = specs.get(query.indicator_id)
+    if spec is None:
+        raise NotFound()
+    definition = spec.definition()
+    try:
+        period = period_for(definition, year=query.year, as_of=query.as_of)
+    except ValueError:
+        pointer = "/query/year" if definition.period == "calendar_year" else "/query/as_of"
+        raise _invalid(
+            pointer, "period_missing", "Ange perioden för indikatorn.", "Give the period."
+        ) from None
+    per_spec = split_choices([spec], query.choices or {})
+    data = read_case_data(session, catalogue, municipality_codes, period.end)
+    population = population_table(session) if definition.unit == "per_inhabitants" else None
+    return compute(
+        definition,
+        data,
+        period,
+        municipalities=municipality_codes,
+        population=population,
+        districts=districts_of(municipality_codes),
+        choices=per_spec[spec.id],
+    )
+
+
+def indicator_for(
+    session: Session,
+    catalogue: Catalogue,
+    specs: Mapping[str, IndicatorSpec],
+    principal: Principal,
+    query: IndicatorQuery,
+    *,
+    request_id: str | None = None,
+) -> IndicatorResult:
+    own = _coordinator_scope(principal)
+    result = build_indicator(session, catalogue, specs, [own], query)
+    record(
+        session,
+        actor=principal.actor,
+        action=INDICATOR_ACTION,
+        object_type="indicator",
+        object_id=query.indicator_id,
+        fields=[f"choice:{k}" for k in (query.choices or {})],
+        municipality_code=own,
+        request_id=request_id,
+    )
+    return result

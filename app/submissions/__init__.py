@@ -1,0 +1,1 @@
+"""The SKR submission package and the national hub that receives it."""
