@@ -102,11 +102,14 @@ LIST_QUERIES: dict[str, str] = {
     "/quality/cases": "?variable=perpetrator",
     "/stats/summary": PERIOD,
     "/stats/tables/{table_id}": PERIOD,
+    "/stats/kolada": "?year=2025",
+    "/stats/indicators/{indicator_id}": "?year=2025",
+    "/submissions/compilation": "?period=2025",
 }
 """Required query parameters of GET routes."""
-NOT_OBJECT_IDS: dict[str, str] = {"table_id": "funnel"}
+NOT_OBJECT_IDS: dict[str, str] = {"table_id": "funnel", "indicator_id": "U30750"}
 """``…_id`` parameters that name no object of a municipality (a table of the
-national compilation), with a value to call them with."""
+national compilation, an indicator definition), with a value to call them with."""
 CASE_CONTENT = ("/cases", "/kodnyckel", "/imports")
 """Path prefixes whose every route reads or writes case content."""
 ADMINISTRATION = ("/users", "/units", "/keys", "/audit-events")
