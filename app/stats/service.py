@@ -173,6 +173,28 @@ def _protected_areas(query: SummaryQuery, default_county: str | None) -> list[Ar
     return [NATION]
 
 
+def _protected_plan(query: SummaryQuery, default_county: str | None) -> Plan:
+    """A published (protected) selection: its areas, the first one named."""
+    areas = _protected_areas(query, default_county)
+    first = areas[0]
+    excluded = (
+        (first[1], None)
+        if first[0] == "municipality"
+        else (None, first[1])
+        if first[0] == "county"
+        else (None, None)
+    )
+    return Plan(
+        CaseFilter(query.period_from, query.period_to),
+        "protected",
+        areas,
+        None,
+        _name(first),
+        first[1],
+        excluded,
+    )
+
+
 def plan_for(session: Session, principal: Principal, query: SummaryQuery) -> Plan:
     """What this principal may see of this query (403 outside the scope)."""
     _check(query)
@@ -234,24 +256,7 @@ def plan_for(session: Session, principal: Principal, query: SummaryQuery) -> Pla
         if query.compare:
             raise _forbidden()  # the nation is beyond a county's remit
         default_county = own_county
-    areas = _protected_areas(query, default_county)
-    first = areas[0]
-    excluded = (
-        (first[1], None)
-        if first[0] == "municipality"
-        else (None, first[1])
-        if first[0] == "county"
-        else (None, None)
-    )
-    return Plan(
-        CaseFilter(query.period_from, query.period_to),
-        "protected",
-        areas,
-        None,
-        _name(first),
-        first[1],
-        excluded,
-    )
+    return _protected_plan(query, default_county)
 
 
 def build_summary(
@@ -388,21 +393,4 @@ def cli_plan(query: SummaryQuery, *, publish: bool) -> Plan:
             (own, None),
         )
     _whole_years(query)
-    areas = _protected_areas(query, None)
-    first = areas[0]
-    excluded = (
-        (first[1], None)
-        if first[0] == "municipality"
-        else (None, first[1])
-        if first[0] == "county"
-        else (None, None)
-    )
-    return Plan(
-        CaseFilter(query.period_from, query.period_to),
-        "protected",
-        areas,
-        None,
-        _name(first),
-        first[1],
-        excluded,
-    )
+    return _protected_plan(query, None)

@@ -13,16 +13,17 @@ from pathlib import Path
 import pytest
 import typer
 from openpyxl import load_workbook
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, transaction
 from app.indicators.cli import register
-from app.models import AuditEvent, Intervention, PopulationFigure
+from app.models import Intervention, PopulationFigure
 from tests.conftest import TEST_MASTER_KEY
 from tests.db.test_analysis_frame import add_case
 from tests.factories import make_account, make_unit
+from tests.support.db import audits, scalar
 
 
 @pytest.fixture
@@ -57,21 +58,6 @@ def database(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     engine.dispose()
     yield fresh_database_url
     get_settings.cache_clear()
-
-
-def count(url: str, query: Select[int]) -> int:
-    engine = make_engine(url)
-    try:
-        with make_session_factory(engine)() as session:
-            return session.scalar(query) or 0
-    finally:
-        engine.dispose()
-
-
-def audits(url: str, action: str) -> int:
-    return count(
-        url, select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
-    )
 
 
 def test_import_population_then_export(cli: typer.Typer, database: str, tmp_path: Path) -> None:
@@ -114,7 +100,7 @@ def test_import_population_then_export(cli: typer.Typer, database: str, tmp_path
         cli, ["population", "import", str(extract), "--source", "Kolada N02104, uttag 2026-03-01"]
     )
     assert result.exit_code == 0, result.output
-    assert count(database, select(func.count()).select_from(PopulationFigure)) == 3
+    assert scalar(database, select(func.count()).select_from(PopulationFigure)) == 3
     assert audits(database, "population.import") == 1
 
     result = runner.invoke(cli, ["export", "kolada", "--year", "2025", "--out", str(out)])
@@ -155,7 +141,7 @@ def test_bad_input_exits_non_zero_and_changes_nothing(
     bad.write_text(bad.read_text("utf-8") + "0114,2025,M,5\n", "utf-8")
     result = runner.invoke(cli, ["population", "import", str(bad), "--source", "SCB"])
     assert result.exit_code == 2
-    assert count(database, select(func.count()).select_from(PopulationFigure)) == 0
+    assert scalar(database, select(func.count()).select_from(PopulationFigure)) == 0
     result = runner.invoke(
         cli, ["export", "kolada", "--year", "2025", "--out", str(tmp_path / "x"), "--choice", "x=y"]
     )

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import typer
 from fastapi.testclient import TestClient
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, transaction
 from app.main import create_app
-from app.models import AuditEvent, Intervention, Submission
+from app.models import Intervention, Submission
 from app.submissions import cli as submissions_cli
 from app.submissions.client import send_package
 from app.submissions.router import router as submissions_router
@@ -30,6 +30,7 @@ from tests.api.test_submissions_p8 import ensure_router
 from tests.conftest import TEST_MASTER_KEY, make_settings
 from tests.db.test_analysis_frame import add_case
 from tests.factories import make_account, make_unit
+from tests.support.db import audits, scalar
 
 
 @pytest.fixture
@@ -57,21 +58,6 @@ def database(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     engine.dispose()
     yield fresh_database_url
     get_settings.cache_clear()
-
-
-def scalar(url: str, query: Select[int]) -> int:
-    engine = make_engine(url)
-    try:
-        with make_session_factory(engine)() as session:
-            return session.scalar(query) or 0
-    finally:
-        engine.dispose()
-
-
-def audits(url: str, action: str) -> int:
-    return scalar(
-        url, select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
-    )
 
 
 def test_export_seal_open_and_receive(cli: typer.Typer, database: str, tmp_path: Path) -> None:
