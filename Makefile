@@ -37,7 +37,8 @@ lint: install
 
 ## Benchmark of the national compilation (bench/, about 25 min); results in docs/benchmarks.md.
 bench: install
-	$(BIN)/python -m bench.compilation --cases 3070,100000,1000000 --engines sqlite,postgresql --write-docs
+	$(BIN)/python -m bench.compilation --cases 3070,100000,1000000 --engines sqlite,postgresql \
+		--data-dir var/bench/data --write-docs
 
 format: install
 	$(BIN)/ruff format .

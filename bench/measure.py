@@ -1,0 +1,235 @@
+"""One repetition of the compilation, measured in a fresh process.
+
+``python -m bench.measure URL [--protected] [--no-baseline] [--prototype]`` prints one JSON
+object: wall and CPU seconds and peak resident memory (RSS) of each stage.
+
+A fresh process per repetition, so that peak RSS is this repetition's alone
+(not the generator's, not an earlier repetition's). Peak RSS is the kernel's
+high-water mark (``VmHWM``), reset between stages through
+``/proc/self/clear_refs``: unlike tracemalloc it counts numpy, Arrow and
+DuckDB memory too.
+
+Stages, in order:
+
+1. ``read``: ``app.stats.frame.read_raw`` (DB -> RawData), every case;
+2. ``frame``: ``exporters.frame.build_frame``;
+3. ``compile``: ``exporters.summary.compile_tables``, every table, unprotected
+   (a municipality's own view); 1-3 are *end to end*, whose peak RSS is the
+   memory the compilation needs;
+4. ``compile_subset``: the same, only the baseline's tables;
+5. ``protected`` (with ``--protected``): the published national view (every
+   table per year and municipality, rolled up, disclosure control, years
+   combined);
+6. ``duckdb_raw`` / ``duckdb_frame``: the DuckDB baselines (bench.baseline)
+   over the same RawData and analysis frame, checked cell by cell against our
+   tables;
+7. with ``--prototype``: ``read_prototype`` (bench.columnar, a proposed
+   faster read), then ``build_frame`` and every table from it, which must
+   equal the reference tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+MB = 1024 * 1024
+
+
+def _status(field: str) -> int:
+    """A ``/proc/self/status`` memory field in bytes."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def rss() -> int:
+    return _status("VmRSS")
+
+
+def peak_rss() -> int:
+    return _status("VmHWM")
+
+
+def reset_peak() -> bool:
+    """Reset the high-water mark to the current RSS (Linux 4.0+)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
+
+
+class Stages:
+    def __init__(self) -> None:
+        self.results: dict[str, dict[str, float]] = {}
+
+    def run(self, name: str, fn: Callable[[], T]) -> T:
+        gc.collect()
+        reset_peak()
+        before = rss()
+        wall, cpu = time.perf_counter(), time.process_time()
+        value = fn()
+        self.results[name] = {
+            "seconds": time.perf_counter() - wall,
+            "cpu_seconds": time.process_time() - cpu,
+            "rss_before_mb": before / MB,
+            "peak_rss_mb": peak_rss() / MB,
+        }
+        return value
+
+
+def measure(url: str, *, protected: bool, baseline: bool, prototype: bool) -> dict[str, Any]:
+    started_rss = rss()
+    import pandas as pd
+
+    from app.catalogue.loader import load_catalogue
+    from app.config import PROJECT_ROOT
+    from app.db import make_engine, make_session_factory
+    from app.stats.codebook import codebook_from_catalogue
+    from app.stats.frame import CaseFilter, read_raw
+    from app.stats.service import county_of
+    from bench.baseline import BASELINE_TABLES, exporter_counts, from_frame, from_raw
+    from exporters.compare import NATION
+    from exporters.frame import build_frame
+    from exporters.summary import compile_tables
+
+    catalogue = load_catalogue(PROJECT_ROOT / "variables")
+    codebook = codebook_from_catalogue(catalogue)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    where = CaseFilter(date(1900, 1, 1), date(2999, 12, 31))
+    stages = Stages()
+    gc.collect()
+    imported_rss = rss()
+
+    def read() -> Any:
+        with factory() as session:
+            return read_raw(session, codebook, where)
+
+    end_to_end_start = time.perf_counter()
+    end_to_end_cpu = time.process_time()
+    reset_peak()
+    raw = stages.run("read", read)
+    analysis = stages.run("frame", lambda: build_frame(raw, codebook))
+    tables = stages.run(
+        "compile", lambda: compile_tables(analysis.frame, codebook, mode="internal")
+    )
+    end_to_end = {
+        "seconds": time.perf_counter() - end_to_end_start,
+        "cpu_seconds": time.process_time() - end_to_end_cpu,
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in stages.results.values()),
+    }
+    engine.dispose()
+    subset = stages.run(
+        "compile_subset",
+        lambda: compile_tables(
+            analysis.frame, codebook, mode="internal", table_ids=list(BASELINE_TABLES)
+        ),
+    )
+    ours = exporter_counts(tables)
+    if not _same(ours, exporter_counts(subset)):
+        raise RuntimeError("the subset's tables differ from the whole compilation's")
+    if protected:
+        stages.run(
+            "protected",
+            lambda: compile_tables(
+                analysis.frame, codebook, mode="protected", county_of=county_of(), areas=[NATION]
+            ),
+        )
+    checks: dict[str, bool] = {}
+    duckdb: dict[str, float] = {}
+    if baseline:
+        for name, fn in (
+            ("duckdb_raw", lambda: from_raw(raw, codebook)),
+            ("duckdb_frame", lambda: from_frame(analysis.frame, codebook)),
+        ):
+            timed = stages.run(name, fn)
+            duckdb[f"{name}_ingest_seconds"] = timed.ingest_seconds
+            duckdb[f"{name}_sql_seconds"] = timed.sql_seconds
+            checks[name] = _same(ours, timed.counts)
+    rows = {
+        "interventions": len(raw.interventions),
+        "risk_assessments": len(raw.risk_assessments),
+        "surveys": len(raw.surveys),
+    }
+    n_cases, n_columns = analysis.n_cases, len(analysis.frame.columns)
+    frame_mb = float(analysis.frame.memory_usage(deep=True).sum()) / MB
+    if prototype:
+        from bench.columnar import read_raw_columnar
+
+        del raw, analysis, subset
+        fast = stages.run("read_prototype", lambda: read_raw_columnar(url, codebook, where))
+        fast_frame = stages.run("frame_prototype", lambda: build_frame(fast, codebook))
+        fast_tables = stages.run(
+            "compile_prototype",
+            lambda: compile_tables(fast_frame.frame, codebook, mode="internal"),
+        )
+        checks["prototype"] = _same_tables(tables, fast_tables)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "cases": n_cases,
+        "tables": len(tables),
+        "rows": rows,
+        "frame_columns": n_columns,
+        "frame_mb": frame_mb,
+        "stages": stages.results,
+        "end_to_end": end_to_end,
+        "duckdb": duckdb,
+        "baseline_equal": checks,
+        "rss_start_mb": started_rss / MB,
+        "rss_after_imports_mb": imported_rss / MB,
+        "max_rss_mb": usage.ru_maxrss / 1024,
+        "pandas": pd.__version__,
+    }
+
+
+def _same(ours: Any, theirs: Any) -> bool:
+    keys = ["table", "key"]
+    left = ours.sort_values(keys).reset_index(drop=True)
+    right = theirs.sort_values(keys).reset_index(drop=True)
+    return bool(left.equals(right))
+
+
+def _same_tables(ours: Any, theirs: Any) -> bool:
+    import pandas as pd
+
+    if [t.id for t in ours] != [t.id for t in theirs]:
+        return False
+    for mine, other in zip(ours, theirs, strict=True):
+        try:
+            pd.testing.assert_frame_equal(mine.data, other.data)
+        except AssertionError:
+            return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", help="SQLAlchemy URL of a loaded bench database")
+    parser.add_argument("--protected", action="store_true", help="also the published view")
+    parser.add_argument("--no-baseline", action="store_true", help="skip DuckDB")
+    parser.add_argument(
+        "--prototype", action="store_true", help="also the columnar read (bench.columnar)"
+    )
+    args = parser.parse_args(argv)
+    result = measure(
+        args.url, protected=args.protected, baseline=not args.no_baseline, prototype=args.prototype
+    )
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
