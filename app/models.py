@@ -49,9 +49,7 @@ def _now() -> datetime:
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), default=_now, onupdate=_now
-    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
 
 
 class Unit(TimestampMixin, Base):

@@ -256,7 +256,9 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         ctx: Ctx,
         version: Version,
     ) -> Any:
-        case, _ = records.update_intervention(ctx, case_id, intervention_id, version.value, dump(body))
+        case, _ = records.update_intervention(
+            ctx, case_id, intervention_id, version.value, dump(body)
+        )
         return respond(ctx, case, 200)
 
     @router.delete(
