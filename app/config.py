@@ -23,11 +23,9 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     catalogue_dir: Path = PROJECT_ROOT / "variables"
     max_body_bytes: int = 1_000_000
-    max_multi_choices: int = 100
     auth_failure_limit: int = 10
     """Failed authentications per client address and window before 429."""
     auth_failure_window_seconds: int = 60
-    idempotency_ttl_hours: int = 24
     suppression_threshold: int = 7
     hub_private_key_file: Path | None = None
     """National hub only: X25519 private key for packages sealed to the hub."""
