@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +46,15 @@ class Idempotency:
     principal: Principal
     factory: sessionmaker[Session]
     replay: Replay | None = None
+
+    def replayed(self) -> JSONResponse | None:
+        """The first response again (status, body, headers), when this is a retry."""
+        if self.replay is None:
+            return None
+        stored = self.replay.body
+        return JSONResponse(
+            stored.get("body"), status_code=self.replay.status, headers=stored.get("headers")
+        )
 
     def store(self, session: Session, status: int, body: dict[str, Any]) -> None:
         """Save the response in the request's transaction."""

@@ -83,14 +83,6 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
             idem.store(ctx.session, status, {"body": body, "headers": headers})
         return JSONResponse(body, status_code=status, headers=headers)
 
-    def replay(idem: Idempotency) -> JSONResponse | None:
-        if idem.replay is None:
-            return None
-        stored = idem.replay.body
-        return JSONResponse(
-            stored.get("body"), status_code=idem.replay.status, headers=stored.get("headers")
-        )
-
     def dump(body: BaseModel) -> dict[str, Any]:
         return body.model_dump(exclude_unset=True)
 
@@ -125,7 +117,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     )
     def create_case(body: Create, ctx: Ctx, idem: IdempotencyDep) -> Any:
         """Aktualisering: bakgrundsuppgifter och klientens identitet (lagras bara som pseudonym)."""
-        if (again := replay(idem)) is not None:
+        if (again := idem.replayed()) is not None:
             return again
         case = service.create_case(ctx, dump(body))
         return respond(ctx, case, 201, idem, location=f"/api/v1/cases/{case.id}")
@@ -185,7 +177,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     def close_case(
         case_id: uuid.UUID, body: Close, ctx: Ctx, version: Version, idem: IdempotencyDep
     ) -> Any:
-        if (again := replay(idem)) is not None:
+        if (again := idem.replayed()) is not None:
             return again
         return respond(ctx, service.close_case(ctx, case_id, version.value, dump(body)), 200, idem)
 
@@ -202,7 +194,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         version: Version,
         idem: IdempotencyDep,
     ) -> Any:
-        if (again := replay(idem)) is not None:
+        if (again := idem.replayed()) is not None:
             return again
         return respond(
             ctx, service.set_exclusion(ctx, case_id, version.value, body.reason.value), 200, idem
@@ -236,7 +228,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     def add_intervention(
         case_id: uuid.UUID, body: InterventionIn, ctx: Ctx, idem: IdempotencyDep
     ) -> Any:
-        if (again := replay(idem)) is not None:
+        if (again := idem.replayed()) is not None:
             return again
         case, item = records.add_intervention(ctx, case_id, dump(body))
         return respond(
@@ -282,7 +274,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         summary="Lägg till riskskattning",
     )
     def add_risk(case_id: uuid.UUID, body: RiskIn, ctx: Ctx, idem: IdempotencyDep) -> Any:
-        if (again := replay(idem)) is not None:
+        if (again := idem.replayed()) is not None:
             return again
         case, item = records.add_risk(ctx, case_id, dump(body))
         return respond(

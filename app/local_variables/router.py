@@ -53,8 +53,8 @@ def define_local_variable(
 ) -> Any:
     """Samordnare: `k<kommunkod>.<namn>`; regional utvecklingsledare: `l<länskod>.<namn>`.
     Ingen kodändring och ingen migrering: variabeln kan användas direkt."""
-    if idem.replay is not None:
-        return JSONResponse(idem.replay.body.get("body"), status_code=idem.replay.status)
+    if (again := idem.replayed()) is not None:
+        return again
     row = service.define(
         session,
         principal,

@@ -55,15 +55,6 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
-def _replayed(idem: Idempotency) -> JSONResponse | None:
-    if idem.replay is None:
-        return None
-    stored = idem.replay.body
-    return JSONResponse(
-        stored.get("body"), status_code=idem.replay.status, headers=stored.get("headers")
-    )
-
-
 def _created(
     session: Session,
     idem: Idempotency,
@@ -123,7 +114,7 @@ def read_unit(unit_id: uuid.UUID, ctx: ManagerCtx) -> Any:
     summary="Skapa en verksamhet (create a unit)",
 )
 def create_unit(body: UnitCreate, ctx: AdminCtx, idem: IdempotencyDep) -> Any:
-    if (again := _replayed(idem)) is not None:
+    if (again := idem.replayed()) is not None:
         return again
     unit = service.admin_create_unit(ctx, body.model_dump())
     payload = UnitRead.model_validate(service.unit_dict(unit)).model_dump(mode="json")
@@ -162,7 +153,7 @@ def list_users(
 def create_user(body: UserCreate, ctx: ManagerCtx, idem: IdempotencyDep) -> Any:
     """Svaret innehåller token en enda gång; spara den direkt. Vid omsändning med samma
     Idempotency-Key är `token` null (the token is never stored in clear)."""
-    if (again := _replayed(idem)) is not None:
+    if (again := idem.replayed()) is not None:
         return again
     issued = service.admin_create_user(ctx, body.model_dump())
     payload = UserCreated.model_validate(
@@ -197,7 +188,7 @@ def read_user(user_id: uuid.UUID, ctx: ManagerCtx) -> Any:
 def issue_token(
     user_id: uuid.UUID, body: TokenCreate, ctx: ManagerCtx, idem: IdempotencyDep
 ) -> Any:
-    if (again := _replayed(idem)) is not None:
+    if (again := idem.replayed()) is not None:
         return again
     issued = service.admin_issue_token(ctx, user_id, body.expires_in_days)
     payload = TokenIssued(
@@ -218,7 +209,7 @@ def revoke_user(
     user_id: uuid.UUID, ctx: ManagerCtx, idem: IdempotencyDep, body: RevokeIn | None = None
 ) -> Any:
     """Gäller omedelbart. `deactivate: true` stänger också av användaren."""
-    if (again := _replayed(idem)) is not None:
+    if (again := idem.replayed()) is not None:
         return again
     result = service.admin_revoke(ctx, user_id, deactivate=body.deactivate if body else False)
     payload = RevokeResult.model_validate(result).model_dump(mode="json")
