@@ -22,6 +22,7 @@ from app.db import make_engine, make_session_factory, transaction
 from app.importer.cli import register as register_data_commands
 from app.indicators.cli import register as register_indicator_commands
 from app.security.cli import keys_app
+from app.security.keyring import Keyring
 from app.stats.cli import export_app
 from app.submissions.cli import register as register_submission_commands
 from app.web.cli import web_app
@@ -183,17 +184,51 @@ def users_revoke(username: str) -> None:
     console.print(f"{count} token spärrade.")
 
 
+def _keyring(factory: sessionmaker[Session]) -> Keyring:
+    """The master key's keyring, refused (exit 2) when it does not open the database."""
+    from app.security.crypto import KeyConfigurationError
+    from app.security.master import load_master_key
+
+    try:
+        keyring = Keyring(load_master_key(get_settings()))
+        with factory() as session:
+            keyring.verify(session)
+    except KeyConfigurationError as exc:
+        err_console.print(f"[red]Nyckelfel (key error):[/red] {exc}")
+        raise typer.Exit(2) from None
+    return keyring
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Försegla nya händelser i den nyckelade kedjan (seal new events into the keyed
+    chain; the server does this every few seconds)."""
+    from app.audit.service import seal_all
+
+    factory = _session_factory()
+    sealed = seal_all(factory, _keyring(factory))
+    console.print(f"{sealed} händelser förseglade. ({sealed} events sealed.)")
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Kontrollera granskningsloggens kedja (verify the audit hash chain)."""
+    """Kontrollera granskningsloggens nyckelade kedja (verify the keyed audit chain)."""
+    from datetime import timedelta
+
     from app.audit.service import verify
 
-    with _session_factory()() as session:
-        result = verify(session)
+    factory = _session_factory()
+    keyring = _keyring(factory)
+    max_age = timedelta(seconds=get_settings().audit_seal_max_age_seconds)
+    with factory() as session:
+        result = verify(session, keyring, max_unsealed_age=max_age)
     if result.ok:
-        console.print(f"Granskningsloggen är hel: {result.events} händelser. (Audit chain intact.)")
-        # Noted outside the database, this anchor exposes a later rewrite of the whole chain.
-        console.print(f"Senaste hash (anchor): {result.last_hash}")
+        console.print(
+            f"Granskningsloggen är hel: {result.events} förseglade händelser, "
+            f"{result.unsealed} ännu inte förseglade. (Audit chain intact.)"
+        )
+        # Noted outside the database, this anchor exposes a later rollback of the whole chain.
+        console.print(f"Senaste MAC (anchor): {result.events}:{result.last_hash}")
         return
     err_console.print(
         f"[red]Granskningsloggen är bruten vid händelse {result.first_bad_id}:[/red] "

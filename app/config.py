@@ -26,6 +26,22 @@ class Settings(BaseSettings):
     auth_failure_limit: int = 10
     """Failed authentications per client address and window before 429."""
     auth_failure_window_seconds: int = 60
+    background_tasks: bool = True
+    """The server's maintenance thread (app/maintenance.py): spooled audit writes,
+    sealing, purges. Off, the same work happens inline or on demand (tests)."""
+    audit_flush_interval_ms: int = 200
+    """Read-only requests' audit events wait at most this long in memory."""
+    audit_seal_interval_seconds: float = 2.0
+    audit_seal_max_age_seconds: int = 300
+    """``isu audit verify`` fails when an event has waited longer than this for its seal."""
+    idempotency_ttl_hours: int = 24
+    """An Idempotency-Key is remembered this long; a retry after that runs again."""
+    db_lock_timeout_ms: int = 3000
+    """An API request waits this long for a lock (SQLite busy_timeout, PostgreSQL
+    lock_timeout), then answers 503 with Retry-After."""
+    db_statement_timeout_ms: int = 30_000
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
     suppression_threshold: int = 7
     hub_private_key_file: Path | None = None
     """National hub only: X25519 private key for packages sealed to the hub."""

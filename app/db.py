@@ -7,11 +7,15 @@ database.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
@@ -57,34 +61,109 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSONType, list[str]: JSONType}
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""Command-line work waits this long for SQLite's write lock; the API far less
+(``api_engine``), answering 503 instead."""
+READ_ONLY = "isu_read_only"
+"""Execution option: begin a deferred (read) transaction on SQLite."""
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # Freed pages (an overwritten comment's old ciphertext) are zeroed.
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    return connect
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of
-    # failing later with "database is locked" on lock upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A write transaction takes the write lock at BEGIN (IMMEDIATE), so two
+    # writers queue instead of failing on a lock upgrade; a read (DEFERRED, in
+    # WAL mode) never waits for a writer.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
+) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, **kwargs)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+@dataclass(frozen=True)
+class ApiLimits:
+    """How long an API request waits for the database before answering 503."""
+
+    lock_timeout_ms: int = 3_000
+    statement_timeout_ms: int = 30_000
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout_s: float = 5.0
+
+    @property
+    def connections(self) -> int:
+        return self.pool_size + self.max_overflow
+
+
+class DatabaseSlots:
+    """At most ``size`` requests use the database at once; the others wait on the
+    event loop (polling: works from any loop, e.g. the test client's), never in
+    a worker thread holding nothing while the holders wait for a thread."""
+
+    def __init__(self, size: int) -> None:
+        self._free = threading.BoundedSemaphore(size)
+
+    async def acquire(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while not self._free.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                return False
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.02)
+        return True
+
+    def release(self) -> None:
+        self._free.release()
+
+
+def api_engine(url: str, limits: ApiLimits) -> Engine:
+    """The engine the server uses: short lock waits (SQLite busy_timeout,
+    PostgreSQL lock_timeout and statement_timeout), a bounded pool."""
+    pool: dict[str, Any] = {
+        "pool_size": limits.pool_size,
+        "max_overflow": limits.max_overflow,
+        "pool_timeout": limits.pool_timeout_s,
+    }
+    if url.startswith("sqlite"):
+        return make_engine(url, busy_timeout_ms=limits.lock_timeout_ms, **pool)
+    options = (
+        f"-c lock_timeout={limits.lock_timeout_ms} "
+        f"-c statement_timeout={limits.statement_timeout_ms} "
+        "-c idle_in_transaction_session_timeout=60000"
+    )
+    return make_engine(url, connect_args={"options": options}, **pool)
+
+
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``read_only`` ones begin a deferred transaction on SQLite."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
 
 
 @contextmanager

@@ -16,8 +16,11 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.db_errors import RETRY_AFTER_SECONDS, busy_reason
 
 log = logging.getLogger("isu.errors")
 
@@ -142,6 +145,22 @@ class TooManyRequests(AppError):
     slug = "rate-limited"
     title = "För många försök"
     title_en = "Too many requests"
+
+
+class ServiceUnavailable(AppError):
+    """The database was busy past the request's bound; nothing was written."""
+
+    status = 503
+    slug = "busy"
+    title = "Tjänsten är upptagen"
+    title_en = "Service busy"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "Registret är upptaget just nu. Inget sparades; försök igen om en stund.",
+            "The register is busy right now. Nothing was saved; retry shortly.",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class IntegrityError(AppError):
@@ -341,6 +360,14 @@ def install_handlers(app: FastAPI) -> None:
             instance=instance(request),
             headers=dict(exc.headers or {}),
         )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        reason = busy_reason(exc)
+        if reason is None:
+            return unexpected_error(instance(request), exc)
+        log.warning("database_busy", extra={"reason": reason})
+        return await _app_error(request, ServiceUnavailable(RETRY_AFTER_SECONDS))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

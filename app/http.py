@@ -41,7 +41,7 @@ class IfMatch:
         )
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
         str | None,
         Header(

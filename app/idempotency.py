@@ -1,147 +1,187 @@
 """Idempotency-Key on POST: a retry returns the first result, never a duplicate.
 
-The key is reserved in its own short transaction before the work starts, so a
-concurrent duplicate sees it at once (409 while running). The stored response
-is written in the request's own transaction, so it commits together with the
-work it describes: a crash leaves either both or neither. A failed request
-releases the key. A reservation left behind by a crashed process is taken
-over after ``STALE_AFTER``.
+The key is recorded in the request's own transaction: reserved at the start
+(an INSERT that a concurrent duplicate in another process waits on), completed
+at the end with what a replay needs — the status, the Location and the id of
+the object the response showed. Never a body: a replay shows the object as it
+is now (a case's comments are only ever stored encrypted, in the case). A
+crash rolls the reservation back with the work, so a retry simply runs again.
+
+A duplicate that arrives while the first still runs in the same process gets
+409 at once. Records are purged after ``idempotency_ttl_hours``
+(:func:`purge`, run by the server's maintenance loop).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.clock import utcnow
-from app.db import transaction
-from app.deps import CurrentUser
+from app.db_errors import busy_reason
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.models import IdempotencyRecord
 
-STALE_AFTER = timedelta(minutes=5)
 KEY_POINTER = "/headers/Idempotency-Key"
+
+
+def _in_progress() -> Conflict:
+    return Conflict(
+        "En begäran med samma nyckel pågår. Försök igen om en stund.",
+        "A request with the same key is in progress. Retry shortly.",
+    )
 
 
 @dataclass(frozen=True)
 class Replay:
+    """What the first request answered: the route renders the object again."""
+
     status: int
-    body: dict[str, Any]
+    location: str | None
+    object_id: str | None
+    facts: dict[str, Any]
+
+
+class InFlight:
+    """Keys whose first request is running in this process, by caller (a digest
+    of the Authorization header: checked before the database is touched, so a
+    double-click never waits for the first click's lock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str], str] = {}
+
+    def enter(self, caller: str, key: str, digest: str) -> None:
+        with self._lock:
+            running = self._running.get((caller, key))
+            if running is None:
+                self._running[(caller, key)] = digest
+                return
+        if running != digest:
+            raise _mismatch()
+        raise _in_progress()
+
+    def leave(self, caller: str, key: str) -> None:
+        with self._lock:
+            self._running.pop((caller, key), None)
+
+
+def _mismatch() -> ValidationFailed:
+    return ValidationFailed(
+        [
+            FieldError(
+                KEY_POINTER,
+                "idempotency_mismatch",
+                "Nyckeln har redan använts för en annan begäran.",
+                "This key was already used for a different request.",
+            )
+        ]
+    )
 
 
 @dataclass
 class Idempotency:
     key: str | None
     request_hash: str
-    principal: Principal
-    factory: sessionmaker[Session]
-    replay: Replay | None = None
+    caller: str
+    in_flight: InFlight
+    _record_id: int | None = field(default=None, repr=False)
+    _entered: bool = field(default=False, repr=False)
 
-    def replayed(self) -> JSONResponse | None:
-        """The first response again (status, body, headers), when this is a retry."""
-        if self.replay is None:
-            return None
-        stored = self.replay.body
-        return JSONResponse(
-            stored.get("body"), status_code=self.replay.status, headers=stored.get("headers")
-        )
+    def enter(self) -> None:
+        if self.key is not None:
+            self.in_flight.enter(self.caller, self.key, self.request_hash)
+            self._entered = True
 
-    def store(self, session: Session, status: int, body: dict[str, Any]) -> None:
-        """Save the response in the request's transaction."""
+    def begin(self, session: Session, principal: Principal) -> Replay | None:
+        """Reserve the key in the request's transaction; the first result if
+        this is a retry (then the route answers it again and does no work)."""
         if self.key is None:
-            return
+            return None
+        user_id = principal.user_id
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(IdempotencyRecord)
+            .values(
+                user_id=user_id,
+                key=self.key,
+                request_hash=self.request_hash,
+                state="running",
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+        try:
+            self._record_id = session.scalar(statement)
+        except OperationalError as exc:
+            if busy_reason(exc) == "LockNotAvailable":
+                # Another process runs the first request and holds the key.
+                raise _in_progress() from None
+            raise
+        if self._record_id is not None:
+            return None
         record = session.scalar(
             select(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == self.principal.user_id,
-                IdempotencyRecord.key == self.key,
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == self.key
             )
         )
-        if record is not None:
-            record.state = "done"
-            record.response_status = status
-            record.response_body = body
+        if record is None or record.response_status is None:
+            raise _in_progress()
+        if record.request_hash != self.request_hash:
+            raise _mismatch()
+        return Replay(record.response_status, record.location, record.object_id, record.facts or {})
 
-    def release(self) -> None:
-        """Forget an unfinished reservation so that a retry can run."""
-        if self.key is None:
+    def store(
+        self,
+        session: Session,
+        status: int,
+        *,
+        location: str | None = None,
+        object_id: object = None,
+        facts: dict[str, Any] | None = None,
+    ) -> None:
+        """Complete the reservation, in the request's transaction."""
+        if self._record_id is None:
             return
-        with transaction(self.factory) as session:
-            session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.user_id == self.principal.user_id,
-                    IdempotencyRecord.key == self.key,
-                    IdempotencyRecord.state == "running",
-                )
+        session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == self._record_id)
+            .values(
+                state="done",
+                response_status=status,
+                location=location,
+                object_id=None if object_id is None else str(object_id),
+                facts=facts,
             )
-
-
-def _aware_age(record: IdempotencyRecord) -> timedelta:
-    created = record.created_at
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=utcnow().tzinfo)
-    return utcnow() - created
-
-
-def _reserve(idem: Idempotency) -> None:
-    assert idem.key is not None
-    with transaction(idem.factory) as session:
-        try:
-            with session.begin_nested():
-                session.add(
-                    IdempotencyRecord(
-                        user_id=idem.principal.user_id,
-                        key=idem.key,
-                        request_hash=idem.request_hash,
-                        state="running",
-                    )
-                )
-            return
-        except DbIntegrityError:
-            pass
-        record = session.scalar(
-            select(IdempotencyRecord)
-            .where(
-                IdempotencyRecord.user_id == idem.principal.user_id,
-                IdempotencyRecord.key == idem.key,
-            )
-            .with_for_update()
         )
-    if record is None:  # released between our insert and select: try once more
-        return _reserve(idem)
-    if record.request_hash != idem.request_hash:
-        raise ValidationFailed(
-            [
-                FieldError(
-                    KEY_POINTER,
-                    "idempotency_mismatch",
-                    "Nyckeln har redan använts för en annan begäran.",
-                    "This key was already used for a different request.",
-                )
-            ]
-        )
-    if record.state == "done" and record.response_status is not None:
-        idem.replay = Replay(record.response_status, record.response_body or {})
-        return
-    if _aware_age(record) < STALE_AFTER:
-        raise Conflict(
-            "En begäran med samma nyckel pågår. Försök igen om en stund.",
-            "A request with the same key is in progress. Retry shortly.",
-        )
-    with transaction(idem.factory) as session:
-        stale = session.get(IdempotencyRecord, record.id)
-        if stale is not None:
-            stale.created_at = utcnow()
-    return None
+
+    def done(self) -> None:
+        """The request is over (either way): a retry may run."""
+        if self._entered and self.key is not None:
+            self.in_flight.leave(self.caller, self.key)
+            self._entered = False
+
+
+def purge(session: Session, ttl: timedelta) -> int:
+    """Forget records older than ``ttl``: a retry after that runs again."""
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - ttl)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def request_hash(request: Request) -> str:
@@ -154,9 +194,8 @@ async def request_hash(request: Request) -> str:
     return hashlib.sha256(request.url.path.encode() + b"\n" + canonical).hexdigest()
 
 
-def get_idempotency(
+async def get_idempotency(
     request: Request,
-    principal: CurrentUser,
     digest: Annotated[str, Depends(request_hash)],
     idempotency_key: Annotated[
         str | None,
@@ -173,16 +212,18 @@ def get_idempotency(
             },
         ),
     ] = None,
-) -> Idempotency:
-    """Reserve the key before the work starts (a plain ``def``: the reservation
-    is database I/O and runs in the thread pool, never on the event loop)."""
-    idem = Idempotency(idempotency_key, digest, principal, request.app.state.session_factory)
-    if idempotency_key is not None:
-        _reserve(idem)
-        if idem.replay is None:
-            # Released by the session dependency if the request fails.
-            request.state.idempotency = idem
-    return idem
+) -> AsyncIterator[Idempotency]:
+    """The key and the request's digest, checked against the keys running in
+    this process (409 at once). Routes declare it before anything that touches
+    the database; they call :meth:`Idempotency.begin` inside their transaction."""
+    authorization = request.headers.get("authorization", "")
+    caller = hashlib.sha256(authorization.encode()).hexdigest()
+    idem = Idempotency(idempotency_key, digest, caller, request.app.state.in_flight)
+    idem.enter()
+    try:
+        yield idem
+    finally:
+        idem.done()
 
 
-IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency, scope="function")]

@@ -9,18 +9,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.audit.router import router as audit_router
-from app.auth.service import FailureLimiter
+from app.audit.sink import AuditSink
 from app.cases.router import build_router as build_case_router
 from app.cases.schemas import build_case_schemas
 from app.catalogue.loader import load_catalogue
 from app.catalogue.router import router as catalogue_router
 from app.config import Settings, get_settings
-from app.db import make_engine, make_session_factory
+from app.db import ApiLimits, DatabaseSlots, api_engine, make_session_factory
 from app.errors import install_handlers
+from app.idempotency import InFlight
 from app.importer.router import router as import_router
 from app.indicators.router import router as indicators_router
 from app.kodnyckel.router import router as kodnyckel_router
 from app.local_variables.router import router as local_variables_router
+from app.maintenance import Maintenance
 from app.middleware import BodySizeLimit, RequestContext
 from app.quality.router import router as quality_router
 from app.security.keyring import Keyring
@@ -39,15 +41,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     catalogue = load_catalogue(settings.catalogue_dir)
     keyring = Keyring(load_master_key(settings))
-    engine = make_engine(settings.database_url)
+    limits = ApiLimits(
+        lock_timeout_ms=settings.db_lock_timeout_ms,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+    engine = api_engine(settings.database_url, limits)
     session_factory = make_session_factory(engine)
     with session_factory() as session:
         keyring.verify(session)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        maintenance = Maintenance(api.state, settings) if settings.background_tasks else None
+        if maintenance is not None:
+            maintenance.start()
+        try:
+            yield
+        finally:
+            if maintenance is not None:
+                maintenance.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="ISU-registret",
@@ -61,9 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keyring = keyring
     app.state.engine = engine
     app.state.session_factory = session_factory
-    app.state.auth_limiter = FailureLimiter(
-        settings.auth_failure_limit, settings.auth_failure_window_seconds
-    )
+    app.state.read_session_factory = make_session_factory(engine, read_only=True)
+    app.state.db_slots = DatabaseSlots(limits.connections)
+    app.state.in_flight = InFlight()
+    app.state.audit_sink = AuditSink(lambda: app.state.session_factory)
     install_handlers(app)
     app.include_router(catalogue_router, prefix=API_PREFIX)
     app.include_router(build_case_router(build_case_schemas(catalogue)), prefix=API_PREFIX)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -110,7 +111,7 @@ class MunicipalityKey(Base):
     __tablename__ = "municipality_keys"
     __table_args__ = (
         UniqueConstraint("municipality_code", "purpose", "version"),
-        CheckConstraint("purpose IN ('pseudonym', 'data')", name="purpose"),
+        CheckConstraint("purpose IN ('pseudonym', 'data', 'audit')", name="purpose"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -132,7 +133,8 @@ class Case(TimestampMixin, Base):
         Index("ix_cases_municipality_actualised", "municipality_code", "actualised_on"),
         Index("ix_cases_municipality_pseudonym", "municipality_code", "client_pseudonym"),
         # An index, not a constraint: SQLite adds it without rebuilding the table.
-        Index("ix_cases_municipality_source_ref", "municipality_code", "source_ref", unique=True),
+        # Per unit: a unit's import never learns of another unit's cases.
+        Index("ix_cases_unit_source_ref", "unit_id", "source_ref", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -157,7 +159,7 @@ class Case(TimestampMixin, Base):
     created_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     source_ref: Mapped[str | None] = mapped_column(String(64))
     """The case-management system's own id of the case (bulk import); unique per
-    municipality, so a re-import finds the case instead of duplicating it."""
+    unit, so a re-import finds the case instead of duplicating it."""
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -271,7 +273,12 @@ class LocalVariableDefinition(TimestampMixin, Base):
 
 
 class IdempotencyRecord(Base):
-    """The first result of a POST with an Idempotency-Key, for replays."""
+    """What a replay of a POST with an Idempotency-Key needs: never a body.
+
+    Written in the request's own transaction (reserved at its start, completed
+    at its end), so a crash leaves either both the work and this row or
+    neither. A replay answers with the stored status and Location, and the
+    object as it is now. Purged after ``idempotency_ttl_hours``."""
 
     __tablename__ = "idempotency_records"
     __table_args__ = (UniqueConstraint("user_id", "key"),)
@@ -282,14 +289,30 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(12))
     response_status: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any] | None] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    location: Mapped[str | None] = mapped_column(String(300))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    """The object the response showed (a case, unit, user, token …), re-read on replay."""
+    facts: Mapped[dict[str, Any] | None] = mapped_column()
+    """Counts a replay repeats (e.g. revoked tokens); never content or identifiers."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, index=True)
 
 
 class AuditEvent(Base):
-    """Append-only, hash-chained audit log. Never values, only names."""
+    """Append-only audit log, sealed into a keyed chain. Never values, only names.
+
+    Requests only INSERT. The sealer (app/audit/service.py) later sets
+    ``seal_seq`` and ``seal_mac`` once per event; a trigger refuses every other
+    UPDATE and every DELETE."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        Index(
+            "ix_audit_events_unsealed",
+            "id",
+            postgresql_where=text("seal_seq IS NULL"),
+            sqlite_where=text("seal_seq IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -302,20 +325,38 @@ class AuditEvent(Base):
     fields: Mapped[list[str]] = mapped_column(default=list)
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
     request_id: Mapped[str | None] = mapped_column(String(64))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    seal_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    """Position in the sealed chain (1, 2, …); None until sealed."""
+    seal_mac: Mapped[str | None] = mapped_column(String(64))
+    """HMAC-SHA256 (audit key) over the event, ``seal_seq`` and the previous MAC."""
 
 
-class AuditChainHead(Base):
-    """One row: the last event's hash. Locked FOR UPDATE by every writer so that
-    concurrent transactions append to the chain one after another, never fork it."""
+class AuditSealHead(Base):
+    """One row: where the sealed chain ends. Only the sealer updates it (never a
+    request), so it is no global lock; ``mac`` keeps it from being forged."""
 
-    __tablename__ = "audit_chain_head"
+    __tablename__ = "audit_seal_head"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_hash: Mapped[str] = mapped_column(String(64))
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_mac: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuthFailure(Base):
+    """A failed authentication, for the limiter every worker shares (429).
+
+    ``client_hash`` is a SHA-256 of the client address, never the address; rows
+    older than the limiter's window are purged."""
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_client_failed", "client_hash", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    client_hash: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 IMPORT_STATES = ("queued", "running", "done", "rejected", "failed")

@@ -86,6 +86,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "master_key": TEST_MASTER_KEY,
         "mode": "production",
+        # No maintenance thread: spooled writes would run beside the test's
+        # transaction. Read audit events and failures are written at once.
+        "background_tasks": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -124,11 +127,11 @@ def shared_app(database_url: str) -> FastAPI:
 @pytest.fixture
 def app(shared_app: FastAPI, session_factory: sessionmaker[Session]) -> Iterator[FastAPI]:
     """The app, its sessions joined to the test's rolled-back transaction."""
-    original = shared_app.state.session_factory
+    original = shared_app.state.session_factory, shared_app.state.read_session_factory
     shared_app.state.session_factory = session_factory
-    shared_app.state.auth_limiter._failures.clear()
+    shared_app.state.read_session_factory = session_factory
     yield shared_app
-    shared_app.state.session_factory = original
+    shared_app.state.session_factory, shared_app.state.read_session_factory = original
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from app.models import Unit, User
+from app.models import AuthFailure, Unit, User
 from app.units.service import create_unit, create_user
 
 # Synthetic personnummer with valid check digits (19121212-1212 is Skatteverket's classic example).
@@ -76,3 +77,8 @@ def create_case(client: TestClient, account: Account, **overrides: Any) -> dict[
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def forget_auth_failures(session: Session) -> None:
+    """Clear the shared limiter (one test client makes more failures than it allows)."""
+    session.execute(delete(AuthFailure))

@@ -7,7 +7,7 @@ listing is itself audited. Events hold names, never values or identifiers.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -16,6 +16,7 @@ from pydantic import BeforeValidator
 from app.audit.schemas import AuditEventPage, AuditEventRead, ChainVerification
 from app.audit.service import EventFilter, as_utc, list_events, verify
 from app.auth.deps import AdminCtx, ManagerCtx
+from app.deps import KeyringDep, SettingsDep
 from app.models import AuditEvent
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
@@ -96,9 +97,10 @@ def list_audit_events(
     responses=RESPONSES,
     summary="Kontrollera kedjan (verify the hash chain)",
 )
-def verify_chain(ctx: AdminCtx) -> Any:
+def verify_chain(ctx: AdminCtx, keyring: KeyringDep, settings: SettingsDep) -> Any:
     """Samma kontroll som `isu audit verify`. Läser hela loggen."""
-    result = verify(ctx.session)
+    max_age = timedelta(seconds=settings.audit_seal_max_age_seconds)
+    result = verify(ctx.session, keyring, max_unsealed_age=max_age)
     ctx.audit(
         "audit.verify",
         object_type="audit_event",
@@ -111,4 +113,5 @@ def verify_chain(ctx: AdminCtx) -> Any:
         "first_bad_id": result.first_bad_id,
         "problem": result.problem,
         "last_hash": result.last_hash,
+        "unsealed": result.unsealed,
     }

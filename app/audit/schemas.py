@@ -22,8 +22,7 @@ class AuditEventRead(BaseModel):
     fields: list[str] = Field(description="Namn på ändrade uppgifter (names, never values)")
     outcome: str
     request_id: str | None
-    prev_hash: str
-    hash: str
+    seal_seq: int | None = Field(description="Plats i den förseglade kedjan; null tills förseglad")
 
 
 class AuditEventPage(BaseModel):
@@ -35,10 +34,17 @@ class AuditEventPage(BaseModel):
 
 class ChainVerification(BaseModel):
     ok: bool
-    events: int = Field(description="Antal hela händelser i följd (events verified in order)")
-    first_bad_id: int | None = Field(description="Första händelsen som inte stämmer")
+    events: int = Field(
+        description="Antal förseglade händelser i följd (sealed events verified in order)"
+    )
+    first_bad_id: int | None = Field(
+        description="Första platsen i kedjan som inte stämmer (first bad position)"
+    )
     problem: str | None
     last_hash: str | None = Field(
-        description="Hash för sista hela händelsen; anteckna den utanför databasen "
-        "(note it outside the database as an anchor)"
+        description="MAC för sista hela händelsen; anteckna den (med antalet) utanför "
+        "databasen (note it, with the count, outside the database as an anchor)"
+    )
+    unsealed: int = Field(
+        0, description="Händelser som ännu inte förseglats (events not sealed yet)"
     )

@@ -4,7 +4,7 @@ No ``from __future__ import annotations`` here: FastAPI must see the closure's
 role check in the dependency's signature as a real object.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,11 +14,11 @@ from app.auth.principal import Principal
 from app.deps import SessionDep, request_id, require_role
 
 
-def admin_context(*roles: str) -> Callable[..., AdminContext]:
+def admin_context(*roles: str) -> Callable[..., Awaitable[AdminContext]]:
     """An :class:`AdminContext` for a caller holding one of ``roles`` (else 403)."""
     role_check = require_role(*roles)
 
-    def dependency(
+    async def dependency(
         request: Request,
         principal: Annotated[Principal, Depends(role_check)],
         session: SessionDep,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -79,20 +79,23 @@ def authenticate(session: Session, token: str) -> Principal | None:
 
 
 class FailureLimiter:
-    """Sliding-window count of failed authentications per client address.
+    """Sliding-window count of failures per key (web sign-in, survey links).
 
-    Kept in process memory: a restart forgets it, which is acceptable for a
-    brake on token guessing (tokens carry 256 bits of entropy anyway).
+    Kept in process memory and bounded: a key whose failures have all left the
+    window is forgotten, and past ``max_keys`` the stalest key is dropped, so
+    many addresses cannot grow it without limit. (The API's limiter is shared
+    by every worker, in the database: :mod:`app.auth.limiter`.)
     """
 
-    def __init__(self, limit: int, window_seconds: int) -> None:
+    def __init__(self, limit: int, window_seconds: int, max_keys: int = 10_000) -> None:
         self.limit = limit
         self.window = window_seconds
-        self._failures: dict[str, deque[float]] = {}
+        self.max_keys = max_keys
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _prune(self, client: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(client, deque())
+        failures = self._failures.get(client) or deque()
         while failures and failures[0] <= now - self.window:
             failures.popleft()
         return failures
@@ -102,6 +105,8 @@ class FailureLimiter:
         now = time.monotonic()
         with self._lock:
             failures = self._prune(client, now)
+            if not failures:
+                self._failures.pop(client, None)
             if len(failures) < self.limit:
                 return None
             return max(1, int(failures[0] + self.window - now) + 1)
@@ -109,7 +114,15 @@ class FailureLimiter:
     def fail(self, client: str) -> None:
         now = time.monotonic()
         with self._lock:
-            self._prune(client, now).append(now)
+            failures = self._prune(client, now)
+            failures.append(now)
+            self._failures[client] = failures
+            self._failures.move_to_end(client)
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
 
 def user_by_id(session: Session, user_id: uuid.UUID) -> User | None:

@@ -42,7 +42,7 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def case_context(
+async def case_context(
     request: Request,
     session: SessionDep,
     principal: CaseUser,
@@ -53,7 +53,7 @@ def case_context(
     return CaseContext(session, principal, catalogue, keyring, settings, request_id(request))
 
 
-def coordinator_context(
+async def coordinator_context(
     ctx: Annotated[CaseContext, Depends(case_context)], _: CoordinatorUser
 ) -> CaseContext:
     return ctx
@@ -80,8 +80,16 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         if location:
             headers["Location"] = location
         if idem is not None:
-            idem.store(ctx.session, status, {"body": body, "headers": headers})
+            idem.store(ctx.session, status, location=location, object_id=case.id)
         return JSONResponse(body, status_code=status, headers=headers)
+
+    def replayed(ctx: CaseContext, idem: Idempotency) -> JSONResponse | None:
+        """The first answer's status and Location, with the case as it is now."""
+        again = idem.begin(ctx.session, ctx.principal)
+        if again is None:
+            return None
+        case = service.read_case(ctx, uuid.UUID(again.object_id or ""))
+        return respond(ctx, case, again.status, location=again.location)
 
     def dump(body: BaseModel) -> dict[str, Any]:
         return body.model_dump(exclude_unset=True)
@@ -115,9 +123,9 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         responses=WRITE_RESPONSES,
         summary="Registrera ett ärende (register a case)",
     )
-    def create_case(body: Create, ctx: Ctx, idem: IdempotencyDep) -> Any:
+    def create_case(body: Create, idem: IdempotencyDep, ctx: Ctx) -> Any:
         """Aktualisering: bakgrundsuppgifter och klientens identitet (lagras bara som pseudonym)."""
-        if (again := idem.replayed()) is not None:
+        if (again := replayed(ctx, idem)) is not None:
             return again
         case = service.create_case(ctx, dump(body))
         return respond(ctx, case, 201, idem, location=f"/api/v1/cases/{case.id}")
@@ -175,9 +183,9 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         summary="Avsluta ärendet (close the case)",
     )
     def close_case(
-        case_id: uuid.UUID, body: Close, ctx: Ctx, version: Version, idem: IdempotencyDep
+        case_id: uuid.UUID, body: Close, idem: IdempotencyDep, ctx: Ctx, version: Version
     ) -> Any:
-        if (again := idem.replayed()) is not None:
+        if (again := replayed(ctx, idem)) is not None:
             return again
         return respond(ctx, service.close_case(ctx, case_id, version.value, dump(body)), 200, idem)
 
@@ -190,11 +198,11 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     def exclude_case(
         case_id: uuid.UUID,
         body: Exclusion,
+        idem: IdempotencyDep,
         ctx: CoordinatorCtx,
         version: Version,
-        idem: IdempotencyDep,
     ) -> Any:
-        if (again := idem.replayed()) is not None:
+        if (again := replayed(ctx, idem)) is not None:
             return again
         return respond(
             ctx, service.set_exclusion(ctx, case_id, version.value, body.reason.value), 200, idem
@@ -226,9 +234,9 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         summary="Lägg till stöd/insats",
     )
     def add_intervention(
-        case_id: uuid.UUID, body: InterventionIn, ctx: Ctx, idem: IdempotencyDep
+        case_id: uuid.UUID, body: InterventionIn, idem: IdempotencyDep, ctx: Ctx
     ) -> Any:
-        if (again := idem.replayed()) is not None:
+        if (again := replayed(ctx, idem)) is not None:
             return again
         case, item = records.add_intervention(ctx, case_id, dump(body))
         return respond(
@@ -273,8 +281,8 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         responses=WRITE_RESPONSES,
         summary="Lägg till riskskattning",
     )
-    def add_risk(case_id: uuid.UUID, body: RiskIn, ctx: Ctx, idem: IdempotencyDep) -> Any:
-        if (again := idem.replayed()) is not None:
+    def add_risk(case_id: uuid.UUID, body: RiskIn, idem: IdempotencyDep, ctx: Ctx) -> Any:
+        if (again := replayed(ctx, idem)) is not None:
             return again
         case, item = records.add_risk(ctx, case_id, dump(body))
         return respond(

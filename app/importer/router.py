@@ -16,15 +16,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.audit.service import record
+from app.auth.principal import Principal
 from app.cases.schemas import build_case_schemas
 from app.db import transaction
-from app.deps import CaseUser, CatalogueDep, KeyringDep, SettingsDep, request_id
+from app.deps import CatalogueDep, KeyringDep, SettingsDep, request_id, require_role
 from app.errors import FieldError, ValidationFailed
 from app.importer.format import build_line_model
 from app.importer.jobs import SYNC_MAX_LINES, ImportRunner, JobWork, create_job, get_job, job_dict
@@ -61,6 +62,13 @@ def _runner(request: Request) -> ImportRunner:
     if runner is None:
         runner = request.app.state.import_runner = ImportRunner()
     return runner
+
+
+ImportUser = Annotated[
+    Principal, Depends(require_role("caseworker", "coordinator", standalone=True))
+]
+"""Imports run their own transactions (in batches), so the caller is checked
+in a transaction of its own, not the request's."""
 
 
 def _line_model(request: Request, catalogue: Any) -> Any:
@@ -116,7 +124,7 @@ def _lines(body: bytes) -> list[str]:
 )
 async def create_import(
     request: Request,
-    principal: CaseUser,
+    principal: ImportUser,
     catalogue: CatalogueDep,
     keyring: KeyringDep,
     settings: SettingsDep,
@@ -177,6 +185,6 @@ async def create_import(
     responses={404: {"description": "Importen finns inte", **PROBLEM}},
     summary="Status för en import (import status)",
 )
-def read_import(job_id: uuid.UUID, request: Request, principal: CaseUser) -> Any:
+def read_import(job_id: uuid.UUID, request: Request, principal: ImportUser) -> Any:
     with request.app.state.session_factory() as session:
         return ImportJobRead.model_validate(job_dict(get_job(session, principal, job_id)))

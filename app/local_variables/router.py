@@ -47,14 +47,15 @@ def _read(row: Any) -> dict[str, Any]:
 def define_local_variable(
     body: LocalVariableCreate,
     request: Request,
+    idem: IdempotencyDep,
     session: SessionDep,
     principal: OwnerUser,
-    idem: IdempotencyDep,
 ) -> Any:
     """Samordnare: `k<kommunkod>.<namn>`; regional utvecklingsledare: `l<länskod>.<namn>`.
     Ingen kodändring och ingen migrering: variabeln kan användas direkt."""
-    if (again := idem.replayed()) is not None:
-        return again
+    if (again := idem.begin(session, principal)) is not None:
+        existing = service.visible_by_id(session, principal, uuid.UUID(again.object_id or ""))
+        return JSONResponse(_read(existing), status_code=again.status)
     row = service.define(
         session,
         principal,
@@ -63,7 +64,7 @@ def define_local_variable(
         request_id=request_id(request),
     )
     result = _read(row)
-    idem.store(session, 201, {"body": result})
+    idem.store(session, 201, object_id=row.id)
     return JSONResponse(result, status_code=201)
 
 

@@ -268,6 +268,15 @@ def visible(session: Session, principal: Principal) -> list[LocalVariableDefinit
     return list(session.scalars(query).all())
 
 
+def visible_by_id(
+    session: Session, principal: Principal, variable_id: uuid.UUID
+) -> LocalVariableDefinition:
+    row = next((r for r in visible(session, principal) if r.id == variable_id), None)
+    if row is None:
+        raise NotFound()
+    return row
+
+
 def list_visible(
     session: Session, principal: Principal, request_id: str | None = None
 ) -> list[LocalVariableDefinition]:
@@ -283,9 +292,7 @@ def retire(
     request_id: str | None = None,
 ) -> LocalVariableDefinition:
     """Retire a variable (owner only). Retiring twice changes nothing."""
-    row = next((r for r in visible(session, principal) if r.id == variable_id), None)
-    if row is None:
-        raise NotFound()
+    row = visible_by_id(session, principal, variable_id)
     if owner_prefix(principal) != (row.owner_kind, row.owner_code):
         raise Forbidden(
             "Bara den kommun eller det län som äger variabeln kan avregistrera den.",

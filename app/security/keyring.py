@@ -31,7 +31,7 @@ from app.security.crypto import (
     wrap_key,
 )
 
-PURPOSES = ("pseudonym", "data")
+PURPOSES = ("pseudonym", "data", "audit")
 VERIFY_SAMPLE = 20
 
 
@@ -60,6 +60,11 @@ class Keyring:
         if row is None:
             row = _create(session, self.master, municipality_code, purpose, 1)
         return row.version, self.unwrap(row)
+
+    def newest(self, session: Session, municipality_code: str, purpose: str) -> bytes | None:
+        """The newest key of ``purpose`` if there is one (never creates, never locks)."""
+        row = _newest(session, municipality_code, purpose)
+        return None if row is None else self.unwrap(row)
 
     def version(
         self, session: Session, municipality_code: str, purpose: str, version: int

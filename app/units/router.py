@@ -8,10 +8,12 @@ caseworkers and coordinators of their own municipality. Every call is audited.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.auth.deps import AdminCtx, ManagerCtx
@@ -61,14 +63,23 @@ def _created(
     body: dict[str, Any],
     location: str,
     *,
-    secret: str | None = None,
+    object_id: object,
+    facts: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """201 with ``body``; the replay stored for the Idempotency-Key never holds
-    the token (``secret``): a token is shown once and never written down."""
-    headers = {"Location": location}
-    stored = {**body, "token": None} if secret is not None else body
-    idem.store(session, 201, {"body": stored, "headers": headers})
-    return JSONResponse(body, status_code=201, headers=headers)
+    """201 with ``body``; the Idempotency-Key keeps only the status, Location,
+    object id and ``facts`` (never the body: a token is shown once)."""
+    idem.store(session, 201, location=location, object_id=object_id, facts=facts)
+    return JSONResponse(body, status_code=201, headers={"Location": location})
+
+
+def _again(status: int, location: str | None, body: BaseModel) -> JSONResponse:
+    headers = {"Location": location} if location else None
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _expires(facts: dict[str, Any]) -> datetime | None:
+    raw = facts.get("expires_at")
+    return datetime.fromisoformat(raw) if raw else None
 
 
 # --- units -------------------------------------------------------------------
@@ -113,12 +124,13 @@ def read_unit(unit_id: uuid.UUID, ctx: ManagerCtx) -> Any:
     responses=WRITE_RESPONSES,
     summary="Skapa en verksamhet (create a unit)",
 )
-def create_unit(body: UnitCreate, ctx: AdminCtx, idem: IdempotencyDep) -> Any:
-    if (again := idem.replayed()) is not None:
-        return again
+def create_unit(body: UnitCreate, idem: IdempotencyDep, ctx: AdminCtx) -> Any:
+    if (again := idem.begin(ctx.session, ctx.principal)) is not None:
+        unit_now = service.admin_read_unit(ctx, uuid.UUID(again.object_id or ""))
+        return _again(again.status, again.location, UnitRead.model_validate(unit_now))
     unit = service.admin_create_unit(ctx, body.model_dump())
     payload = UnitRead.model_validate(service.unit_dict(unit)).model_dump(mode="json")
-    return _created(ctx.session, idem, payload, f"/api/v1/units/{unit.id}")
+    return _created(ctx.session, idem, payload, f"/api/v1/units/{unit.id}", object_id=unit.id)
 
 
 # --- users -------------------------------------------------------------------
@@ -150,11 +162,13 @@ def list_users(
     responses=WRITE_RESPONSES,
     summary="Skapa en användare och dess token (create a user; the token is shown once)",
 )
-def create_user(body: UserCreate, ctx: ManagerCtx, idem: IdempotencyDep) -> Any:
+def create_user(body: UserCreate, idem: IdempotencyDep, ctx: ManagerCtx) -> Any:
     """Svaret innehåller token en enda gång; spara den direkt. Vid omsändning med samma
     Idempotency-Key är `token` null (the token is never stored in clear)."""
-    if (again := idem.replayed()) is not None:
-        return again
+    if (again := idem.begin(ctx.session, ctx.principal)) is not None:
+        user_now = service.admin_read_user(ctx, uuid.UUID(again.object_id or ""))
+        replay = {**user_now, "token": None, "token_expires_at": _expires(again.facts)}
+        return _again(again.status, again.location, UserCreated.model_validate(replay))
     issued = service.admin_create_user(ctx, body.model_dump())
     payload = UserCreated.model_validate(
         {
@@ -164,7 +178,12 @@ def create_user(body: UserCreate, ctx: ManagerCtx, idem: IdempotencyDep) -> Any:
         }
     ).model_dump(mode="json")
     return _created(
-        ctx.session, idem, payload, f"/api/v1/users/{issued.user.id}", secret=issued.token
+        ctx.session,
+        idem,
+        payload,
+        f"/api/v1/users/{issued.user.id}",
+        object_id=issued.user.id,
+        facts={"expires_at": payload["token_expires_at"]},
     )
 
 
@@ -186,16 +205,22 @@ def read_user(user_id: uuid.UUID, ctx: ManagerCtx) -> Any:
     summary="Ge användaren en ny token (issue a new token; shown once)",
 )
 def issue_token(
-    user_id: uuid.UUID, body: TokenCreate, ctx: ManagerCtx, idem: IdempotencyDep
+    user_id: uuid.UUID, body: TokenCreate, idem: IdempotencyDep, ctx: ManagerCtx
 ) -> Any:
-    if (again := idem.replayed()) is not None:
-        return again
+    if (again := idem.begin(ctx.session, ctx.principal)) is not None:
+        replay = TokenIssued(user_id=user_id, token=None, expires_at=_expires(again.facts))
+        return _again(again.status, again.location, replay)
     issued = service.admin_issue_token(ctx, user_id, body.expires_in_days)
     payload = TokenIssued(
         user_id=issued.user.id, token=issued.token, expires_at=issued.expires_at
     ).model_dump(mode="json")
     return _created(
-        ctx.session, idem, payload, f"/api/v1/users/{issued.user.id}", secret=issued.token
+        ctx.session,
+        idem,
+        payload,
+        f"/api/v1/users/{issued.user.id}",
+        object_id=issued.user.id,
+        facts={"expires_at": payload["expires_at"]},
     )
 
 
@@ -206,14 +231,22 @@ def issue_token(
     summary="Spärra alla användarens token (revoke all of a user's tokens)",
 )
 def revoke_user(
-    user_id: uuid.UUID, ctx: ManagerCtx, idem: IdempotencyDep, body: RevokeIn | None = None
+    user_id: uuid.UUID, idem: IdempotencyDep, ctx: ManagerCtx, body: RevokeIn | None = None
 ) -> Any:
     """Gäller omedelbart. `deactivate: true` stänger också av användaren."""
-    if (again := idem.replayed()) is not None:
-        return again
+    if (again := idem.begin(ctx.session, ctx.principal)) is not None:
+        user_now = service.admin_read_user(ctx, user_id)
+        replay = RevokeResult(
+            user_id=user_id,
+            revoked_tokens=again.facts.get("revoked_tokens", 0),
+            is_active=user_now["is_active"],
+        )
+        return _again(again.status, None, replay)
     result = service.admin_revoke(ctx, user_id, deactivate=body.deactivate if body else False)
     payload = RevokeResult.model_validate(result).model_dump(mode="json")
-    idem.store(ctx.session, 200, {"body": payload, "headers": {}})
+    idem.store(
+        ctx.session, 200, object_id=user_id, facts={"revoked_tokens": payload["revoked_tokens"]}
+    )
     return JSONResponse(payload, status_code=200)
 
 

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 import app.cases.context as case_context
 import app.cases.service as case_service
-from app.audit.service import as_utc, verify
+from app.audit.service import as_utc, seal, verify
 from app.cases.context import CaseContext
 from app.clock import utcnow
 from app.db import transaction
-from app.models import AuditChainHead, AuditEvent, Case
+from app.models import AuditEvent, AuditSealHead, Case
 from tests.factories import PNR, Account, case_body, create_case, make_account, make_unit
 
 A, B = "0180", "1480"
@@ -147,15 +147,13 @@ def test_a_write_and_its_audit_event_commit_or_roll_back_together(
 
     def persisted() -> tuple[int, int, int]:
         with factory() as session:
-            head = session.get(AuditChainHead, 1)
-            assert head is not None
             return (
                 session.scalar(select(func.count(Case.id))) or 0,
                 session.scalar(
                     select(func.count(AuditEvent.id)).where(AuditEvent.action == "case.create")
                 )
                 or 0,
-                head.last_event_id,
+                session.scalar(select(func.count(AuditEvent.id))) or 0,
             )
 
     client = TestClient(committing_app, raise_server_exceptions=False)
@@ -189,8 +187,11 @@ def test_a_write_and_its_audit_event_commit_or_roll_back_together(
     r = client.post("/api/v1/cases", json=case_body(), headers=worker.headers)
     assert r.status_code == 500
     assert persisted() == before
+    keyring = committing_app.state.keyring
+    with transaction(factory) as session:
+        seal(session, keyring)
     with factory() as session:
-        assert verify(session).ok
+        assert verify(session, keyring).ok
 
 
 # --- the audit API ---------------------------------------------------------------------
@@ -295,27 +296,28 @@ def test_filters_and_pages(
 
 
 def test_verify_endpoint_reports_the_chain_and_is_audited(
-    client: TestClient, session: Session, two_municipalities: dict[str, Any]
+    app: FastAPI, client: TestClient, session: Session, two_municipalities: dict[str, Any]
 ) -> None:
     admin = two_municipalities["admin"]
+    sealed = seal(session, app.state.keyring)
+    assert sealed == session.scalar(select(func.count(AuditEvent.id)))
+    head = session.get_one(AuditSealHead, 1)
     r = client.get("/api/v1/audit-events/verify", headers=admin.headers)
     assert r.status_code == 200, r.text
-    session.expire_all()
-    head = session.get(AuditChainHead, 1)
-    assert head is not None
     body = r.json()
-    assert body["ok"] is True
+    assert body["ok"] is True, body
     assert body["first_bad_id"] is None
     assert body["problem"] is None
-    assert body["events"] == head.last_event_id - 1  # its own event came after
-    event = session.scalar(select(AuditEvent).where(AuditEvent.id == head.last_event_id))
+    assert (body["events"], body["unsealed"]) == (sealed, 0)  # its own event came after
+    assert body["last_hash"] == head.last_mac
+    event = session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1))
     assert event is not None
-    assert (event.action, event.actor_user_id, event.outcome) == (
+    assert (event.action, event.actor_user_id, event.outcome, event.seal_seq) == (
         "audit.verify",
         admin.user.id,
         "ok",
+        None,
     )
-    assert body["last_hash"] == event.prev_hash
     coordinator = two_municipalities["coordinator_a"]
     r = client.get("/api/v1/audit-events/verify", headers=coordinator.headers)
     assert r.status_code == 403

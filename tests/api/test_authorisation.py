@@ -11,6 +11,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -567,26 +568,26 @@ def test_one_audit_event_per_failure_on_routes_with_several_auth_dependencies(
     assert auth_failures(session) == before + 1
 
 
-class FakeTime:
-    """Stands in for :mod:`time` in the failure limiter: the clock only moves on ``advance``."""
+class FakeClock:
+    """Stands in for the limiter's clock: it only moves on ``advance``."""
 
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
-    def monotonic(self) -> float:
+    def __call__(self) -> datetime:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        self.now += timedelta(seconds=seconds)
 
 
 def test_repeated_failures_are_rate_limited(
     app: FastAPI, client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app.auth.service as auth_service
+    import app.auth.limiter as auth_limiter
 
-    clock = FakeTime()
-    monkeypatch.setattr(auth_service, "time", clock)
+    clock = FakeClock()
+    monkeypatch.setattr(auth_limiter, "utcnow", clock)
     settings = app.state.settings
     worker = make_account(session, "caseworker", unit=make_unit(session, A))
     before = auth_failures(session)

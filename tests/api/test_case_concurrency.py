@@ -97,8 +97,12 @@ def test_same_key_twice_replays_the_first_response(client: TestClient, session: 
     assert again.json() == first.json()
     for header in ("etag", "location"):
         assert again.headers[header] == first.headers[header]
-    assert state(session).counts == before.counts
+    # Nothing is written again; showing the case once more is audited as a read.
+    after = state(session).counts
+    assert after == {**before.counts, "audit_events": before.counts["audit_events"] + 1}
     assert (_cases_of(session, unit_id), _creates(session)) == (1, creates)
+    last = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert (last.action, last.object_id) == ("case.read", first.json()["id"])
 
 
 def test_same_key_with_another_body_is_422(client: TestClient, session: Session) -> None:

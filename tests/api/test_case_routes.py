@@ -36,7 +36,7 @@ from tests.api.test_case_support import (
     state,
     with_version,
 )
-from tests.factories import case_body
+from tests.factories import case_body, forget_auth_failures
 
 
 @pytest.fixture
@@ -644,7 +644,7 @@ def test_no_token_is_401_on_every_route(
 ) -> None:
     before = state(session)
     for route in ROUTES:
-        app.state.auth_limiter._failures.clear()  # one client, more failures than the limit
+        forget_auth_failures(session)  # one client, more failures than the limit
         r = _send(client, route, _path(route, cases), {"If-Match": '"3"'}, route.body)
         problem(r, 401, "unauthenticated")
         assert r.headers["www-authenticate"].startswith("Bearer"), route.name

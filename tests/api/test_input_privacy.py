@@ -96,12 +96,11 @@ def observed(
     observed_app: tuple[FastAPI, list[str]], session_factory: sessionmaker[Session]
 ) -> Iterator[tuple[FastAPI, list[str]]]:
     api, texts = observed_app
-    original = api.state.session_factory
-    api.state.session_factory = session_factory
-    api.state.auth_limiter._failures.clear()
+    original = api.state.session_factory, api.state.read_session_factory
+    api.state.session_factory = api.state.read_session_factory = session_factory
     texts.clear()
     yield api, texts
-    api.state.session_factory = original
+    api.state.session_factory, api.state.read_session_factory = original
 
 
 def test_no_personal_data_in_logs_problems_or_exceptions(

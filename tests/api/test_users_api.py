@@ -70,7 +70,9 @@ def test_admin_creates_a_unit_once_and_it_is_audited(client: TestClient, session
     assert again.status_code == 201
     assert again.json()["id"] == str(unit_id)
     assert session.scalar(select(func.count(Unit.id)).where(Unit.name == body["name"])) == 1
-    [event] = events_after(session, mark)
+    # The replay shows the unit again: audited as a read, nothing else written.
+    event, replay = events_after(session, mark)
+    assert (replay.action, replay.object_id) == ("unit.read", str(unit_id))
     assert (event.action, event.object_type, event.object_id) == (
         "unit.create",
         "unit",

@@ -1,4 +1,5 @@
-"""Concurrent writers append to one chain: no fork, no gap (ACCEPTANCE U3)."""
+"""Concurrent writers append without a global lock; sealed, the chain has no
+fork and no gap (ACCEPTANCE U3)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from app.audit.service import verify
+from app.audit.service import seal_all, verify
 from app.db import transaction
-from app.models import AuditChainHead, AuditEvent, Case
+from app.models import AuditEvent, AuditSealHead, Case
 from tests.factories import case_body, create_case, make_account, make_unit
 
 WRITERS = 50
@@ -42,19 +43,22 @@ def test_fifty_concurrent_writers_leave_one_unbroken_chain(committing_app: FastA
     failures = WRITERS // 10
     assert sorted(statuses) == [201] * (WRITERS - failures) + [401] * failures
 
+    keyring = committing_app.state.keyring
+    assert seal_all(factory, keyring) > 0
     with factory() as session:
-        result = verify(session)
+        result = verify(session, keyring)
         events = session.execute(
-            select(AuditEvent.id, AuditEvent.prev_hash, AuditEvent.action).order_by(AuditEvent.id)
+            select(AuditEvent.seal_seq, AuditEvent.seal_mac, AuditEvent.action).order_by(
+                AuditEvent.seal_seq
+            )
         ).all()
-        head = session.get(AuditChainHead, 1)
+        head = session.get_one(AuditSealHead, 1)
         cases = session.scalar(select(func.count(Case.id)))
     assert result.ok, result
-    ids = [e.id for e in events]
-    assert ids == list(range(1, len(ids) + 1))  # no gap
-    assert len({e.prev_hash for e in events}) == len(events)  # no fork
-    assert head is not None
-    assert head.last_event_id == len(events) == result.events
+    positions = [e.seal_seq for e in events]
+    assert positions == list(range(1, len(events) + 1))  # every event sealed, no gap
+    assert len({e.seal_mac for e in events}) == len(events)  # no fork
+    assert head.last_seq == len(events) == result.events
     actions = [e.action for e in events]
     assert actions.count("case.create") == cases == WRITERS - failures + 1
     assert actions.count("auth.failed") == failures

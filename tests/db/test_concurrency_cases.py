@@ -49,7 +49,7 @@ def live_app(
 
 @pytest.fixture
 def worker(live_app: FastAPI) -> Account:
-    with transaction(sessions(live_app)) as session:
+    with transaction(live_app.state.session_factory) as session:
         return make_account(session, "caseworker", unit=make_unit(session))
 
 
@@ -82,7 +82,8 @@ def in_threads(*calls: Callable[[], Response]) -> list[Response]:
 
 
 def sessions(api: FastAPI) -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = api.state.session_factory
+    """Read sessions: on SQLite they never wait for a writer holding the lock."""
+    factory: sessionmaker[Session] = api.state.read_session_factory
     return factory
 
 

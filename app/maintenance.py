@@ -1,0 +1,92 @@
+"""The server's background work, one thread per worker process.
+
+- every ``audit_flush_interval_ms``: write spooled audit events and limiter
+  rows (:mod:`app.audit.sink`);
+- every ``audit_seal_interval_seconds``: seal new audit events into the keyed
+  chain (one sealer at a time across workers);
+- every ``PURGE_INTERVAL``: forget idempotency records past their TTL and
+  limiter rows past their window.
+
+A failed round (say, the database is busy) is logged and tried again at the
+next tick; nothing is lost from the spool. :meth:`Maintenance.stop` drains the
+spool and seals once more, so a clean shutdown leaves nothing unsealed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from app import idempotency
+from app.audit.service import seal_all
+from app.audit.sink import AuditSink
+from app.auth import limiter
+from app.config import Settings
+from app.db import transaction
+
+log = logging.getLogger("isu.maintenance")
+
+PURGE_INTERVAL = 600.0
+
+
+class Maintenance:
+    def __init__(self, state: Any, settings: Settings) -> None:
+        self.state = state
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def sink(self) -> AuditSink:
+        sink: AuditSink = self.state.audit_sink
+        return sink
+
+    def start(self) -> None:
+        self.sink.spooling = True
+        self._thread = threading.Thread(target=self._run, name="isu-maintenance", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.sink.spooling = False
+        self._guarded("flush", self.sink.flush)
+        self._guarded("seal", self.seal)
+
+    def seal(self) -> int:
+        return seal_all(self.state.session_factory, self.state.keyring)
+
+    def purge(self) -> None:
+        settings = self.settings
+        limit = limiter.Limit(settings.auth_failure_limit, settings.auth_failure_window_seconds)
+        with transaction(self.state.session_factory) as session:
+            idempotency.purge(session, timedelta(hours=settings.idempotency_ttl_hours))
+            limiter.purge(session, limit)
+
+    def _run(self) -> None:
+        flush_every = self.settings.audit_flush_interval_ms / 1000
+        seal_every = self.settings.audit_seal_interval_seconds
+        next_seal = next_purge = time.monotonic()
+        while not self._stop.wait(flush_every):
+            self._guarded("flush", self.sink.flush)
+            now = time.monotonic()
+            if now >= next_seal:
+                self._guarded("seal", self.seal)
+                next_seal = now + seal_every
+            if now >= next_purge:
+                self._guarded("purge", self.purge)
+                next_purge = now + PURGE_INTERVAL
+
+    @staticmethod
+    def _guarded(task: str, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception as exc:  # retried at the next tick
+            log.warning(
+                "maintenance_failed", extra={"task": task, "error_type": type(exc).__name__}
+            )
