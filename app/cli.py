@@ -17,7 +17,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalogue.loader import CatalogueError, load_catalogue
-from app.config import PROJECT_ROOT, get_settings
+from app.config import get_settings, resource_path
 from app.db import make_engine, make_session_factory, transaction
 from app.importer.cli import register as register_data_commands
 from app.indicators.cli import register as register_indicator_commands
@@ -49,8 +49,8 @@ err_console = Console(stderr=True)
 
 
 def alembic_config(database_url: str | None = None) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg = Config(str(resource_path("alembic.ini")))
+    cfg.set_main_option("script_location", str(resource_path("migrations")))
     cfg.set_main_option("sqlalchemy.url", database_url or get_settings().database_url)
     return cfg
 
