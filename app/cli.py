@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.catalogue.loader import CatalogueError, load_catalogue
@@ -79,10 +80,26 @@ def db_upgrade(revision: str = "head") -> None:
     """Migrera databasen (migrate the database to the newest schema)."""
     settings = get_settings()
     if settings.is_sqlite():
-        path = settings.database_url.removeprefix("sqlite:///")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _prepare_sqlite_file(settings.database_url)
     command.upgrade(alembic_config(), revision)
     console.print(f"Databasen är migrerad till {revision}. (Database migrated.)")
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """A new directory is made owner-only; an existing database file (and its
+    -wal, -shm) that others can read is made owner-only (0600)."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+            console.print(
+                f"{file.name} var läsbar för andra och är nu bara läsbar för ägaren (0600). "
+                "(Made owner-only.)"
+            )
 
 
 @app.command()

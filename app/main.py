@@ -17,6 +17,7 @@ from app.catalogue.router import router as catalogue_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
+from app.importer.jobs import fail_interrupted_jobs
 from app.importer.router import router as import_router
 from app.indicators.router import router as indicators_router
 from app.kodnyckel.router import router as kodnyckel_router
@@ -41,8 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keyring = Keyring(load_master_key(settings))
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
-    with session_factory() as session:
+    with session_factory() as session, session.begin():
         keyring.verify(session)
+        fail_interrupted_jobs(session)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
