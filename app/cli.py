@@ -85,6 +85,25 @@ def db_upgrade(revision: str = "head") -> None:
     console.print(f"Databasen är migrerad till {revision}. (Database migrated.)")
 
 
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Målrevision, t.ex. 0003 (target revision).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Fråga inte (do not ask).")] = False,
+) -> None:
+    """Nedgradera databasen till en äldre revision (downgrade to an older schema).
+
+    Data of the newer schema is kept aside and put back by the next upgrade
+    (docs/operations.md); take a backup first all the same."""
+    if not yes:
+        typer.confirm(
+            f"Nedgradera databasen till {revision}? Ta en säkerhetskopia först (isu backup). "
+            f"(Downgrade the database to {revision}? Take a backup first.)",
+            abort=True,
+        )
+    command.downgrade(alembic_config(), revision)
+    console.print(f"Databasen är nedgraderad till {revision}. (Database downgraded.)")
+
+
 def _prepare_sqlite_file(url: str) -> None:
     """A new directory is made owner-only; an existing database file (and its
     -wal, -shm) that others can read is made owner-only (0600)."""
