@@ -194,7 +194,7 @@ def test_downgrade_to_0001_and_upgrade_keeps_source_refs_and_tables(
     engine = make_engine(url)
     try:
         before = _snapshot(engine)
-        assert sorted(r for r in _column(engine, "cases", "source_ref") if r) == [
+        assert sorted(str(r) for r in _column(engine, "cases", "source_ref") if r) == [
             "KS-1",
             "KS-2",
             "KS-3",
