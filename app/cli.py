@@ -17,6 +17,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.backup.cli import register as register_backup_commands
 from app.catalogue.loader import CatalogueError, load_catalogue
 from app.config import get_settings, resource_path
 from app.db import make_engine, make_session_factory, transaction
@@ -44,6 +45,7 @@ register_indicator_commands(app)
 register_submission_commands(app)
 app.add_typer(web_app, name="web")
 register_data_commands(app)
+register_backup_commands(app)
 
 console = Console()
 err_console = Console(stderr=True)
