@@ -278,7 +278,6 @@ def test_backup_while_writing_then_restore_into_an_empty_database(
     finally:
         copy.state.engine.dispose()
 
-
     # The restored database is no longer empty: no second restore over it without --force.
     again = invoke(cli_env, ["restore", str(backup), "--to", target_url])
     assert again.exit_code == 1, again.output
