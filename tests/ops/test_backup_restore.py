@@ -6,6 +6,7 @@ manifest, restores nothing."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import threading
@@ -167,6 +168,7 @@ def test_backup_while_writing_then_restore_into_an_empty_database(
     target_url: str,
     tmp_path: Path,
     cli_env: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     source_url, api = source
     with transaction(api.state.session_factory) as session:
@@ -282,3 +284,16 @@ def test_backup_while_writing_then_restore_into_an_empty_database(
     again = invoke(cli_env, ["restore", str(backup), "--to", target_url])
     assert again.exit_code == 1, again.output
     assert "--force" in again.output
+
+    # With --force it is replaced (PostgreSQL keeps the old database aside).
+    gc.collect()  # the CLI's engines above are unreferenced; close their connections
+    forced = invoke(cli_env, ["restore", str(backup), "--to", target_url, "--force"])
+    assert forced.exit_code == 0, forced.output
+    if engine_name == "postgresql":
+        name = target_url.rpartition("/")[2]
+        [aside] = [n for n in leftovers(engine_name, target_url) if n != name]
+        assert aside in " ".join(forced.output.split())
+        drop_database(request.getfixturevalue("pg_server"), target_url.replace(name, aside))
+    assert leftovers(engine_name, target_url) == (
+        ["isu.sqlite3"] if engine_name == "sqlite" else [target_url.rpartition("/")[2]]
+    )
