@@ -20,15 +20,19 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from typer.testing import CliRunner
 
+from app.backup.checks import decrypt_sample
+from app.backup.manifest import BackupError
 from app.backup.postgres import tool
 from app.cli import app as cli
 from app.config import get_settings
 from app.db import make_engine, transaction
 from app.main import create_app
+from app.models import Case
 from app.security.crypto import MasterKey
+from app.security.keyring import Keyring
 from tests.conftest import TEST_MASTER_KEY, make_settings
 from tests.factories import PNR, Account, case_body, make_account, make_unit
 from tests.support.postgres import Server, drop_database
@@ -297,3 +301,37 @@ def test_backup_while_writing_then_restore_into_an_empty_database(
     assert leftovers(engine_name, target_url) == (
         ["isu.sqlite3"] if engine_name == "sqlite" else [target_url.rpartition("/")[2]]
     )
+
+
+def test_decrypt_sample_refuses_a_ciphertext_the_key_does_not_open(
+    fresh_database_url: str,
+) -> None:
+    api = create_app(make_settings(fresh_database_url))
+    try:
+        with transaction(api.state.session_factory) as session:
+            worker = make_account(session, "caseworker", unit=make_unit(session, "0180"))
+        client = TestClient(api, raise_server_exceptions=False)
+        for i in range(2):
+            r = client.post(
+                "/api/v1/cases",
+                json=case_body(client_id=f"klient-{i}", comments={"origin": f"text {i}"}),
+                headers=worker.headers,
+            )
+            assert r.status_code == 201, r.text
+        keyring = Keyring(MasterKey.from_text(TEST_MASTER_KEY))
+        with api.state.session_factory() as session:
+            assert decrypt_sample(session, keyring) == 2
+        with transaction(api.state.session_factory) as session:
+            blob = session.scalars(select(Case.comments_ciphertext).limit(1)).one()
+            assert blob is not None
+            session.execute(
+                update(Case)
+                .where(Case.comments_ciphertext == blob)
+                .values(comments_ciphertext=blob[:-1] + bytes([blob[-1] ^ 1]))
+            )
+        with api.state.session_factory() as session, pytest.raises(BackupError) as caught:
+            decrypt_sample(session, keyring)
+        assert caught.value.exit_code == 2
+        assert "Inget har ändrats" in str(caught.value)
+    finally:
+        api.state.engine.dispose()
