@@ -14,10 +14,12 @@ from alembic import command
 from alembic.config import Config
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.backup.cli import register as register_backup_commands
 from app.catalogue.loader import CatalogueError, load_catalogue
-from app.config import PROJECT_ROOT, get_settings
+from app.config import get_settings, resource_path
 from app.db import make_engine, make_session_factory, transaction
 from app.importer.cli import register as register_data_commands
 from app.indicators.cli import register as register_indicator_commands
@@ -44,14 +46,15 @@ register_indicator_commands(app)
 register_submission_commands(app)
 app.add_typer(web_app, name="web")
 register_data_commands(app)
+register_backup_commands(app)
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def alembic_config(database_url: str | None = None) -> Config:
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg = Config(str(resource_path("alembic.ini")))
+    cfg.set_main_option("script_location", str(resource_path("migrations")))
     cfg.set_main_option("sqlalchemy.url", database_url or get_settings().database_url)
     return cfg
 
@@ -80,10 +83,45 @@ def db_upgrade(revision: str = "head") -> None:
     """Migrera databasen (migrate the database to the newest schema)."""
     settings = get_settings()
     if settings.is_sqlite():
-        path = settings.database_url.removeprefix("sqlite:///")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _prepare_sqlite_file(settings.database_url)
     command.upgrade(alembic_config(), revision)
     console.print(f"Databasen är migrerad till {revision}. (Database migrated.)")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Målrevision, t.ex. 0003 (target revision).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Fråga inte (do not ask).")] = False,
+) -> None:
+    """Nedgradera databasen till en äldre revision (downgrade to an older schema).
+
+    Data of the newer schema is kept aside and put back by the next upgrade
+    (docs/operations.md); take a backup first all the same."""
+    if not yes:
+        typer.confirm(
+            f"Nedgradera databasen till {revision}? Ta en säkerhetskopia först (isu backup). "
+            f"(Downgrade the database to {revision}? Take a backup first.)",
+            abort=True,
+        )
+    command.downgrade(alembic_config(), revision)
+    console.print(f"Databasen är nedgraderad till {revision}. (Database downgraded.)")
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    """A new directory is made owner-only; an existing database file (and its
+    -wal, -shm) that others can read is made owner-only (0600)."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
+            console.print(
+                f"{file.name} var läsbar för andra och är nu bara läsbar för ägaren (0600). "
+                "(Made owner-only.)"
+            )
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -10,18 +11,47 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE = PROJECT_ROOT / "var" / "isu.sqlite3"
+"""The checkout (an editable install); for an installed wheel, site-packages."""
+BUNDLED = "_bundled"
+"""Where a wheel carries ``variables/``, ``migrations/`` and ``alembic.ini``
+(copied into the package at build time by setup.py)."""
+
+
+def _bundled_dir() -> Path:
+    return Path(str(files("app").joinpath(BUNDLED)))
+
+
+def is_checkout() -> bool:
+    """True when running from the source tree (no bundled resources)."""
+    return not _bundled_dir().is_dir()
+
+
+def resource_path(name: str) -> Path:
+    """``variables``, ``migrations`` or ``alembic.ini``: the copy bundled in the
+    installed package, else the one at the top of the checkout."""
+    bundled = _bundled_dir() / name
+    return bundled if bundled.exists() else PROJECT_ROOT / name
+
+
+def default_data_dir() -> Path:
+    """``var/`` of the checkout; for an installed wheel ``./var/`` in the current
+    directory (never inside site-packages)."""
+    return PROJECT_ROOT / "var" if is_checkout() else Path.cwd() / "var"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'isu.sqlite3'}"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ISU_", env_file=".env", extra="ignore")
 
-    database_url: str = f"sqlite:///{DEFAULT_DATABASE}"
+    database_url: str = Field(default_factory=_default_database_url)
     mode: Literal["dev", "production"] = "production"
     """In dev mode a master key file is created when none exists; never otherwise."""
     master_key: str | None = Field(default=None, repr=False)
     master_key_file: Path | None = None
-    catalogue_dir: Path = PROJECT_ROOT / "variables"
+    catalogue_dir: Path = Field(default_factory=lambda: resource_path("variables"))
     max_body_bytes: int = 1_000_000
     auth_failure_limit: int = 10
     """Failed authentications per client address and window before 429."""

@@ -7,10 +7,11 @@ database.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -94,11 +95,21 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def create_owner_only(database: str | None) -> None:
+    """Create a new SQLite file readable by its owner only (0600) before SQLite
+    would create it 0644; its -wal and -shm files take the same mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with suppress(FileExistsError, FileNotFoundError):  # exists, or no such directory
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(
     url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
 ) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        event.listen(engine, "do_connect", lambda *_: create_owner_only(engine.url.database))
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine

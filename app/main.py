@@ -18,6 +18,7 @@ from app.config import Settings, get_settings
 from app.db import ApiLimits, DatabaseSlots, api_engine, make_session_factory
 from app.errors import install_handlers
 from app.idempotency import InFlight
+from app.importer.jobs import fail_interrupted_jobs
 from app.importer.router import router as import_router
 from app.indicators.router import router as indicators_router
 from app.kodnyckel.router import router as kodnyckel_router
@@ -49,8 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     engine = api_engine(settings.database_url, limits)
     session_factory = make_session_factory(engine)
-    with session_factory() as session:
+    with session_factory() as session, session.begin():
         keyring.verify(session)
+        fail_interrupted_jobs(session)
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:

@@ -2,7 +2,8 @@
 Stockholm county and Uppsala, demo users with tokens, and what to try first.
 
 Tokens are stored only hashed in the database; for the demo the plaintext
-tokens are also kept in ``var/demo-tokens.json`` (owner-only file) so that
+tokens are also kept in ``demo-tokens.json`` (owner-only file) beside the
+SQLite database (for PostgreSQL in the data directory, ``var/``) so that
 ``make run`` can print them on every start. Never in production mode.
 """
 
@@ -16,9 +17,10 @@ from typing import Any
 
 from rich.console import Console
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from app.clock import today
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings, default_data_dir
 from app.db import make_engine, make_session_factory, transaction
 from app.importer.cli import run_import
 from app.importer.service import ImportReport
@@ -30,7 +32,7 @@ from app.web.passwords import set_demo_passwords
 DEMO_MUNICIPALITIES = ("0180", "0126", "0127", "0181", "0182", "0380")
 """Stockholm (with districts), Huddinge, Botkyrka, Södertälje, Nacka (Stockholm
 county) and Uppsala (another county, outside the regional demo user's scope)."""
-TOKENS_FILE = PROJECT_ROOT / "var" / "demo-tokens.json"
+TOKENS_FILE_NAME = "demo-tokens.json"
 API = "http://127.0.0.1:8000/api/v1"
 
 
@@ -60,6 +62,15 @@ class Welcome:
     cases: int
     passwords: dict[str, str] = field(default_factory=dict)
     """Web sign-in for the demo caseworker and coordinator (dev mode only)."""
+    tokens_file: Path | None = None
+
+
+def tokens_file_for(settings: Settings) -> Path:
+    """Beside the SQLite database file; for PostgreSQL in the data directory."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(str(url.database)).resolve().parent / TOKENS_FILE_NAME
+    return default_data_dir() / TOKENS_FILE_NAME
 
 
 def _lines(config: GeneratorConfig) -> Any:
@@ -77,8 +88,9 @@ def load_demo(
     cases: int,
     seed: int,
     if_empty: bool,
-    tokens_file: Path = TOKENS_FILE,
+    tokens_file: Path | None = None,
 ) -> Welcome:
+    tokens_file = tokens_file or tokens_file_for(settings)
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     try:
@@ -102,7 +114,7 @@ def load_demo(
             unit_name = units_for("0180")[0].name
             case_id = _first_case(session, unit_name)
             total = session.scalar(select(func.count(Case.id))) or 0
-        return Welcome(tokens, case_id, report, total, passwords)
+        return Welcome(tokens, case_id, report, total, passwords, tokens_file)
     finally:
         engine.dispose()
 
@@ -192,7 +204,7 @@ def _write_tokens(path: Path, tokens: dict[str, str]) -> None:
 def print_welcome(welcome: Welcome, console: Console | None = None) -> None:
     out = console or Console()
     out.print(f"\n[bold]ISU-registret, demo[/bold]: {welcome.cases} ärenden (cases) i databasen.")
-    out.print("Token (demo, dev mode only; sparade i var/demo-tokens.json):")
+    out.print(f"Token (demo, dev mode only; sparade i {welcome.tokens_file}):", soft_wrap=True)
     labels = {
         "demo-handlaggare": "handläggare (caseworker, Stockholm)",
         "demo-samordnare": "samordnare (coordinator, Stockholm)",

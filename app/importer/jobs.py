@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.principal import Principal
@@ -51,6 +51,36 @@ class ImportRunner:
             return True
         thread.join(timeout)
         return not thread.is_alive()
+
+
+INTERRUPTED = {
+    "line": 0,
+    "pointer": "",
+    "code": "interrupted",
+    "detail": "Importen avbröts när tjänsten stoppades. En del ärenden kan ha sparats; "
+    "skicka filen igen, redan importerade ärenden känns igen och dubbleras inte.",
+    "detail_en": "The import was interrupted when the service stopped. Some cases may have "
+    "been saved; send the file again, cases already imported are recognised, not duplicated.",
+}
+
+
+def fail_interrupted_jobs(session: Session) -> int:
+    """Mark jobs left ``queued`` or ``running`` by a stopped process as ``failed``.
+
+    A job's lines live only in the memory of the process that ran it, so such a
+    job can never finish. Called at start (:func:`app.main.create_app`); returns
+    how many jobs were marked. The caller commits.
+    """
+    result = session.execute(
+        update(ImportJob)
+        .where(ImportJob.state.in_(("queued", "running")))
+        .values(state="failed", finished_at=utcnow(), errors=[INTERRUPTED])
+        .execution_options(synchronize_session=False)
+    )
+    count: int = result.rowcount  # type: ignore[attr-defined]
+    if count:
+        log.warning("import_jobs_interrupted", extra={"jobs": count})
+    return count
 
 
 def create_job(

@@ -25,7 +25,12 @@ from app.db import make_engine, make_session_factory
 from app.security import rotation
 from app.security.crypto import KeyConfigurationError, MasterKey
 from app.security.keyring import Keyring
-from app.security.master import load_master_key, read_key_file, write_key_file
+from app.security.master import (
+    load_master_key,
+    read_key_file,
+    wrapping_key_ids,
+    write_key_file,
+)
 
 keys_app = typer.Typer(help="Nycklar (keys).", no_args_is_help=True)
 
@@ -51,13 +56,18 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def _keyring(factory: sessionmaker[Session]) -> Keyring:
-    """The configured master key, checked against the database's keys."""
+    """The configured master key, checked against the database's keys; a missing
+    or wrong one stops the command (exit 2) as it stops ``isu serve``."""
     try:
         keyring = Keyring(load_master_key(get_settings()))
         with factory() as session:
             keyring.verify(session)
     except KeyConfigurationError as exc:
-        raise _fail(str(exc), EXIT_KEY_CONFIGURATION) from None
+        wrapped_with = ", ".join(sorted(wrapping_key_ids(get_settings().database_url))) or "-"
+        raise _fail(
+            f"{exc}\nNycklarna är inslagna med (keys wrapped with): {wrapped_with}",
+            EXIT_KEY_CONFIGURATION,
+        ) from None
     return keyring
 
 
@@ -173,16 +183,13 @@ def status() -> None:
     """Visa kommunnycklarna och hur många rader som använder varje datanyckel
     (show the keys and how many rows use each data key)."""
     with _database() as factory:
-        try:
-            master_id: str | None = load_master_key(get_settings()).key_id
-        except KeyConfigurationError:
-            master_id = None
+        master_id = _keyring(factory).master.key_id
         rows = rotation.key_status(factory)
     table = Table(title="Kommunnycklar (municipality keys)")
     for heading in ("kommun", "syfte", "version", "skapad", "pensionerad", "ok", "rader"):
         table.add_column(heading, no_wrap=True)
     for k in rows:
-        matches = "?" if master_id is None else ("ja" if k.master_key_id == master_id else "NEJ")
+        matches = "ja" if k.master_key_id == master_id else "NEJ"
         table.add_row(
             k.municipality_code,
             k.purpose,
@@ -194,7 +201,7 @@ def status() -> None:
         )
     console.print(table)
     wrapped_with = ", ".join(sorted({k.master_key_id for k in rows})) or "-"
-    console.print(f"Konfigurerad huvudnyckel (configured master key): {master_id or 'saknas'}")
+    console.print(f"Konfigurerad huvudnyckel (configured master key): {master_id}")
     console.print(f"Nycklarna är inslagna med (keys wrapped with): {wrapped_with}")
 
 

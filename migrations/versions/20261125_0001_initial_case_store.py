@@ -386,7 +386,18 @@ def upgrade() -> None:
             op.execute(statement)
 
 
+STASH_PREFIX = "downgrade_stash_"
+"""Later migrations keep data here while downgraded below them (see 0002-0004)."""
+
+
 def downgrade() -> None:
+    # Below 0001 nothing is kept: drop the stashes first, in foreign-key order.
+    bind = op.get_bind()
+    stashes = [t for t in sa.inspect(bind).get_table_names() if t.startswith(STASH_PREFIX)]
+    if stashes:
+        reflected = sa.MetaData()
+        reflected.reflect(bind, only=stashes)  # also pulls in the tables they refer to
+        reflected.drop_all(bind, tables=[reflected.tables[name] for name in stashes])
     op.drop_table("survey_responses")
     with op.batch_alter_table("risk_assessments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_risk_assessments_case_id"))

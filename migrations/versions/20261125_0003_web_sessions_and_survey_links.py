@@ -5,6 +5,10 @@ Revises: 0002
 Create Date: 2026-11-25 09:00:00
 
 Two new tables only; nothing existing is altered.
+
+The downgrade keeps the one-time survey links that clients may still hold
+(renamed to ``downgrade_stash_survey_links``, put back by the next upgrade).
+Web sessions are dropped: everyone signs in again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+LINKS_STASH = "downgrade_stash_survey_links"
 
 
 def upgrade() -> None:
@@ -38,6 +45,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
     )
     op.create_index(op.f("ix_web_sessions_user_id"), "web_sessions", ["user_id"], unique=False)
+    if sa.inspect(op.get_bind()).has_table(LINKS_STASH):
+        op.rename_table(LINKS_STASH, "survey_links")
+        return
     op.create_table(
         "survey_links",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -65,7 +75,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_survey_links_case_id"), table_name="survey_links")
-    op.drop_table("survey_links")
+    op.rename_table("survey_links", LINKS_STASH)
     op.drop_index(op.f("ix_web_sessions_user_id"), table_name="web_sessions")
     op.drop_table("web_sessions")

@@ -5,6 +5,10 @@ Revises: 0003
 Create Date: 2026-11-25 10:00:00
 
 Three new tables only; nothing existing is altered.
+
+The downgrade keeps their rows (population figures, and the submissions a
+national hub has received): the tables are renamed to ``downgrade_stash_*``
+and the next upgrade renames them back.
 """
 
 from __future__ import annotations
@@ -21,7 +25,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+TABLES = ("population_figures", "submissions", "submission_files")
+STASH_PREFIX = "downgrade_stash_"
+
+
 def upgrade() -> None:
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    if {STASH_PREFIX + name for name in TABLES} <= existing:
+        for name in TABLES:
+            op.rename_table(STASH_PREFIX + name, name)
+        return
     op.create_table(
         "population_figures",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -105,8 +118,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_submission_files_submission_id"), table_name="submission_files")
-    op.drop_table("submission_files")
-    op.drop_index("ix_submissions_period_municipality", table_name="submissions")
-    op.drop_table("submissions")
-    op.drop_table("population_figures")
+    for name in TABLES:
+        op.rename_table(name, STASH_PREFIX + name)

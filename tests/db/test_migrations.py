@@ -5,21 +5,35 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, select, text
+from typer.testing import CliRunner
 
 from app.audit.service import seal_all, verify
 from app.cli import alembic_config
-from app.db import Base, make_engine, make_session_factory
+from app.cli import app as cli
+from app.config import get_settings
+from app.db import Base, make_engine, make_session_factory, transaction
+from app.models import (
+    Case,
+    ImportJob,
+    PopulationFigure,
+    Submission,
+    SubmissionFile,
+    SurveyLink,
+    WebSession,
+)
 from app.security.crypto import MasterKey
 from app.security.keyring import Keyring
 from tests.conftest import TEST_MASTER_KEY, new_database_url
+from tests.factories import make_account, make_unit
 
 EXPECTED_TABLES = {
     "units",
@@ -176,3 +190,195 @@ def test_0005_seals_the_old_chain_and_drops_stored_bodies(
         command.upgrade(cfg, "head")
     finally:
         engine.dispose()
+
+
+# --- downgrade keeps the data (C7) ------------------------------------------------
+
+KEPT_TABLES = (
+    "cases",
+    "import_jobs",
+    "survey_links",
+    "population_figures",
+    "submissions",
+    "submission_files",
+)
+
+
+def _seed(url: str) -> None:
+    """Real rows in every table a downgrade to 0001 used to drop."""
+    engine = make_engine(url)
+    now = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            unit = make_unit(session)
+            user = make_account(session, "caseworker", unit=unit).user
+            cases = []
+            for i, ref in enumerate(("KS-1", "KS-2", "KS-3", None)):
+                case = Case(
+                    unit_id=unit.id,
+                    municipality_code=unit.municipality_code,
+                    client_pseudonym=f"{i:064x}",
+                    client_id_kind="personnummer",
+                    pseudonym_key_version=1,
+                    actualised_on=date(2025, 3, 1 + i),
+                    values={"sex": 1},
+                    catalogue_version="test",
+                    created_by_id=user.id,
+                    source_ref=ref,
+                )
+                session.add(case)
+                cases.append(case)
+            session.flush()
+            session.add(
+                ImportJob(
+                    municipality_code="0180",
+                    created_by_id=user.id,
+                    state="done",
+                    skip_invalid=False,
+                    lines=3,
+                    invalid=0,
+                    created=3,
+                    unchanged=0,
+                    errors=[],
+                )
+            )
+            session.add(
+                SurveyLink(
+                    case_id=cases[0].id,
+                    token_hash="a" * 64,
+                    mode_code=2,
+                    created_by_id=user.id,
+                    expires_at=now,
+                )
+            )
+            session.add(
+                WebSession(
+                    user_id=user.id,
+                    token_hash="b" * 64,
+                    csrf_token="c" * 64,
+                    last_seen_at=now,
+                    expires_at=now,
+                )
+            )
+            session.add(
+                PopulationFigure(
+                    area_code="0180",
+                    year=2025,
+                    sex="T",
+                    population=800_000,
+                    source="test",
+                    reference_date=date(2025, 12, 31),
+                )
+            )
+            submission = Submission(
+                package_id=uuid.uuid4(),
+                manifest_sha256="d" * 64,
+                municipality_code="0180",
+                period="2025",
+                period_from=date(2025, 1, 1),
+                period_to=date(2025, 12, 31),
+                version=1,
+                catalogue_version="test",
+                manifest={"files": []},
+            )
+            session.add(submission)
+            session.flush()
+            session.add(
+                SubmissionFile(
+                    submission_id=submission.id,
+                    name="cases.csv",
+                    sha256="e" * 64,
+                    rows=3,
+                    content=b"id\n1\n",
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as conn:
+        return {
+            name: [
+                tuple(row)
+                for row in conn.execute(
+                    select(Base.metadata.tables[name]).order_by(
+                        *Base.metadata.tables[name].primary_key
+                    )
+                )
+            ]
+            for name in KEPT_TABLES
+        }
+
+
+def test_downgrade_to_0001_and_upgrade_keeps_source_refs_and_tables(
+    engine_name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = new_database_url(engine_name, request, tmp_path)
+    _seed(url)
+    cfg = alembic_config(url)
+    engine = make_engine(url)
+    try:
+        before = _snapshot(engine)
+        assert sorted(str(r) for r in _column(engine, "cases", "source_ref") if r) == [
+            "KS-1",
+            "KS-2",
+            "KS-3",
+        ]
+        command.downgrade(cfg, "0001")
+        tables = set(inspect(engine).get_table_names())
+        assert not {"import_jobs", "survey_links", "submissions"} & tables
+        assert "source_ref" not in {c["name"] for c in inspect(engine).get_columns("cases")}
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM cases")) == 4
+
+        command.upgrade(cfg, "head")
+        assert _snapshot(engine) == before  # every source_ref, job, link, figure, submission
+        assert _column(engine, "web_sessions", "id") == []  # sessions end: sign in again
+        assert not [t for t in inspect(engine).get_table_names() if t.startswith("downgrade_")]
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+        command.downgrade(cfg, "0001")
+        command.downgrade(cfg, "base")  # below 0001 the stashes go too
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def _column(engine: Engine, table: str, column: str) -> list[object]:
+    with engine.connect() as conn:
+        return list(conn.scalars(select(Base.metadata.tables[table].c[column])))
+
+
+def test_cli_downgrade_asks_first_and_upgrade_returns(
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ISU_DATABASE_URL", fresh_database_url)
+    get_settings.cache_clear()
+    engine = make_engine(fresh_database_url)
+    runner = CliRunner()
+    try:
+        declined = runner.invoke(cli, ["db", "downgrade", "0003"], input="n\n")
+        assert declined.exit_code == 1
+        assert _revision(engine) == HEAD
+
+        done = runner.invoke(cli, ["db", "downgrade", "0003", "--yes"])
+        assert done.exit_code == 0, done.output
+        assert _revision(engine) == "0003"
+        assert "population_figures" not in inspect(engine).get_table_names()
+
+        again = runner.invoke(cli, ["db", "upgrade"])
+        assert again.exit_code == 0, again.output
+        assert _revision(engine) == HEAD
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()
+
+
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
