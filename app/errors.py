@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.ops.logging import error_fields
+
 log = logging.getLogger("isu.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -284,6 +286,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        if exc.status >= 500:
+            request.state.error = exc  # for the request log line (app.middleware)
         return problem_response(
             status=exc.status,
             slug=exc.slug,
@@ -344,14 +348,15 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Normally answered by RequestContext already (see app.middleware).
+        # Normally answered (and logged) by RequestContext already (app.middleware).
+        log.error("unhandled_error", extra=error_fields(exc))
         return unexpected_error(instance(request), exc)
 
 
 def unexpected_error(instance: str, exc: BaseException) -> JSONResponse:
-    """Log an unexpected exception by its type only (its text may quote stored
-    values) and answer 500 with a problem."""
-    log.error("unhandled_error", extra={"error_type": type(exc).__name__})
+    """The 500 problem for an unexpected exception. Its text is never used: it
+    may quote stored values; the caller logs it without (app.ops.logging)."""
+    del exc
     return problem_response(
         status=500,
         slug="internal",

@@ -22,6 +22,9 @@ from app.indicators.router import router as indicators_router
 from app.kodnyckel.router import router as kodnyckel_router
 from app.local_variables.router import router as local_variables_router
 from app.middleware import BodySizeLimit, RequestContext
+from app.ops.health import router as health_router
+from app.ops.metrics import Metrics
+from app.ops.metrics import router as metrics_router
 from app.quality.router import router as quality_router
 from app.security.keyring import Keyring
 from app.security.master import load_master_key
@@ -64,7 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth_limiter = FailureLimiter(
         settings.auth_failure_limit, settings.auth_failure_window_seconds
     )
+    app.state.metrics = Metrics(engine)
     install_handlers(app)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(catalogue_router, prefix=API_PREFIX)
     app.include_router(build_case_router(build_case_schemas(catalogue)), prefix=API_PREFIX)
     for router in (
@@ -81,5 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(build_web_router(catalogue))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app
