@@ -287,7 +287,9 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         if exc.status >= 500:
-            request.state.error = exc  # for the request log line (app.middleware)
+            # For the request's log line (app.middleware); taken now, because
+            # Starlette clears the traceback once the handler has answered.
+            request.state.error_fields = error_fields(exc)
         return problem_response(
             status=exc.status,
             slug=exc.slug,

@@ -98,10 +98,12 @@ class RequestContext:
                 "latency_ms": round(seconds * 1000, 1),
                 "user_id": _user_id(state),
             }
-            error = error or state.get("error")  # a 5xx a handler answered
-            if status >= 500 and error is not None:
+            if error is not None:
                 fields.update(error_fields(error))
-            log.log(logging.ERROR if status >= 500 else logging.INFO, "request", extra=fields)
+            elif status >= 500:
+                fields.update(state.get("error_fields", {}))  # a 5xx a handler answered
+            failed = status >= 500 or error is not None
+            log.log(logging.ERROR if failed else logging.INFO, "request", extra=fields)
             if self.metrics is not None:
                 self.metrics.observe(scope["method"], route, status, seconds)
 

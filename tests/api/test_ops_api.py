@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 import app.cases.service as case_service
 from app.db import make_engine, make_session_factory
+from app.errors import IntegrityError
 from app.main import create_app
 from app.ops.logging import JsonFormatter
 from app.security.crypto import MasterKey
@@ -177,6 +178,23 @@ def test_a_database_busy_error_is_named_in_the_log(
     assert line["db_error"] == ("SQLITE_BUSY" if engine_name == "sqlite" else "55P03")
     assert "INSERT" not in json_log.text
     assert "Wjkq" not in json_log.text
+
+
+def test_a_5xx_problem_a_handler_answered_names_its_error(
+    committing_app: FastAPI, json_log: JsonLog
+) -> None:
+    def tampered() -> None:
+        raise IntegrityError()  # stored ciphertext failed authentication: a 500 problem
+
+    committing_app.add_api_route("/api/v1/_test/tampered", tampered)
+    with TestClient(committing_app) as client:
+        response = client.get("/api/v1/_test/tampered")
+    assert response.status_code == 500
+    assert response.json()["type"] == "/problems/integrity"
+    (line,) = json_log.lines("request")
+    assert line["level"] == "ERROR"
+    assert line["error_type"] == "app.errors.IntegrityError"
+    assert "in tampered" in line["traceback"]
 
 
 def test_cache_control_no_store_on_api_and_pages_not_on_static_assets(
