@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import uuid
 from pathlib import Path
@@ -128,21 +127,24 @@ def _prepare_sqlite_file(url: str) -> None:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Antal arbetsprocesser (worker processes).")
+    ] = 1,
 ) -> None:
-    """Starta API:t (serve the API)."""
-    import uvicorn
-
+    """Starta API:t (serve the API). Logs, workers, proxies: docs/observability.md."""
     from app.main import create_app
+    from app.ops.logging import configure_logging
+    from app.ops.serve import run, serve_log_format
     from app.security.crypto import KeyConfigurationError
 
+    settings = get_settings()
+    configure_logging(serve_log_format(settings))
     try:
-        api = create_app()
+        api = create_app(settings)
     except (KeyConfigurationError, CatalogueError) as exc:
         err_console.print(f"[red]Kan inte starta:[/red] {exc}")
         raise typer.Exit(2) from None
-    # No access log: paths can carry a survey link token; RequestContext logs
-    # the route template instead.
-    uvicorn.run(api, host=host, port=port, log_level="info", access_log=False)
+    run(api, settings, host=host, port=port, workers=workers)
 
 
 @app.command()
@@ -276,5 +278,13 @@ def audit_verify() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from pydantic import ValidationError
+
+    from app.ops.logging import configure_logging
+
+    try:
+        log_format = get_settings().log_format or "text"
+    except ValidationError:  # reported by the command that reads the settings
+        log_format = "text"
+    configure_logging(log_format)
     app()

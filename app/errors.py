@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db_errors import RETRY_AFTER_SECONDS, busy_reason
+from app.ops.logging import error_fields
 
 log = logging.getLogger("isu.errors")
 
@@ -303,6 +304,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        if exc.status >= 500:
+            # For the request's log line (app.middleware); taken now, because
+            # Starlette clears the traceback once the handler has answered.
+            request.state.error_fields = error_fields(exc)
         return problem_response(
             status=exc.status,
             slug=exc.slug,
@@ -363,22 +368,24 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        reason = busy_reason(exc)
-        if reason is None:
-            return unexpected_error(instance(request), exc)
-        log.warning("database_busy", extra={"reason": reason})
-        return await _app_error(request, ServiceUnavailable(RETRY_AFTER_SECONDS))
+        if busy_reason(exc) is None:
+            response = unexpected_error(instance(request), exc)
+        else:
+            response = await _app_error(request, ServiceUnavailable(RETRY_AFTER_SECONDS))
+        request.state.error_fields = error_fields(exc)  # named in the request's log line
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Normally answered by RequestContext already (see app.middleware).
+        # Normally answered (and logged) by RequestContext already (app.middleware).
+        log.error("unhandled_error", extra=error_fields(exc))
         return unexpected_error(instance(request), exc)
 
 
 def unexpected_error(instance: str, exc: BaseException) -> JSONResponse:
-    """Log an unexpected exception by its type only (its text may quote stored
-    values) and answer 500 with a problem."""
-    log.error("unhandled_error", extra={"error_type": type(exc).__name__})
+    """The 500 problem for an unexpected exception. Its text is never used: it
+    may quote stored values; the caller logs it without (app.ops.logging)."""
+    del exc
     return problem_response(
         status=500,
         slug="internal",

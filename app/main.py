@@ -25,6 +25,9 @@ from app.kodnyckel.router import router as kodnyckel_router
 from app.local_variables.router import router as local_variables_router
 from app.maintenance import Maintenance
 from app.middleware import BodySizeLimit, RequestContext
+from app.ops.health import router as health_router
+from app.ops.metrics import Metrics
+from app.ops.metrics import router as metrics_router
 from app.quality.router import router as quality_router
 from app.security.keyring import Keyring
 from app.security.master import load_master_key
@@ -82,7 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db_slots = DatabaseSlots(limits.connections)
     app.state.in_flight = InFlight()
     app.state.audit_sink = AuditSink(lambda: app.state.session_factory)
+    app.state.metrics = Metrics(engine)
     install_handlers(app)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(catalogue_router, prefix=API_PREFIX)
     app.include_router(build_case_router(build_case_schemas(catalogue)), prefix=API_PREFIX)
     for router in (
@@ -99,5 +105,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(build_web_router(catalogue))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app

@@ -1,12 +1,14 @@
-"""ASGI middleware: request ids; a hard limit on body size and UTF-8 JSON bodies."""
+"""ASGI middleware: request ids and the request log line; a hard limit on body
+size and UTF-8 JSON bodies."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,30 +20,53 @@ from app.errors import (
     unexpected_error,
     validation_problem,
 )
+from app.ops.logging import error_fields
+from app.ops.routes import RouteTemplates
+
+if TYPE_CHECKING:
+    from app.ops.metrics import Metrics
 
 log = logging.getLogger("isu.request")
 
+# An incoming X-Request-ID is kept only if it is a short token of safe
+# characters that is not shaped like a personnummer (10 or 12 digits).
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+_PERSONNUMMER_SHAPE = re.compile(r"(?<![0-9])[0-9]{6}(?:[0-9]{2})?-?[0-9]{4}(?![0-9])")
+
+
+def accepted_request_id(value: str) -> str | None:
+    if _SAFE_REQUEST_ID.fullmatch(value) and not _PERSONNUMMER_SHAPE.search(value):
+        return value
+    return None
+
 
 class RequestContext:
-    """Gives each request an id (``X-Request-ID``) and logs method, route and status.
+    """Per request: an id (``X-Request-ID``), ``Cache-Control: no-store`` unless
+    the response set its own (static assets do), one log line and the metrics.
 
-    Never logs bodies, query strings or headers: they may carry personal data.
-    An exception no handler took ends here as a 500 problem, logged by its type
-    only; it is not re-raised, because the server would log its text.
+    The log line (event ``request``) has the id, method, route template, status,
+    latency and the caller's user id; for a 5xx the error type and a traceback
+    without messages. Never bodies, paths, query strings or headers: they may
+    carry personal data or a token. An exception no handler took ends here as
+    a 500 problem; it is not re-raised, because the server would log its text.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
+        self.routes = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
         started = time.perf_counter()
         status = 500
         response_started = False
+        error: BaseException | None = None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -50,27 +75,50 @@ class RequestContext:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
+            error = exc
             response = unexpected_error(scope.get("path", ""), exc)
             if not response_started:
                 await response(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": getattr(route, "path", "?"),
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                },
-            )
+            seconds = time.perf_counter() - started
+            route = self.routes.template(scope)
+            fields: dict[str, Any] = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "latency_ms": round(seconds * 1000, 1),
+                "user_id": _user_id(state),
+            }
+            if error is not None:
+                fields.update(error_fields(error))
+            elif status >= 500:
+                fields.update(state.get("error_fields", {}))  # a 5xx a handler answered
+            failed = status >= 500 or error is not None
+            log.log(logging.ERROR if failed else logging.INFO, "request", extra=fields)
+            if self.metrics is not None:
+                self.metrics.observe(scope["method"], route, status, seconds)
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            return accepted_request_id(value.decode("latin-1"))
+    return None
+
+
+def _user_id(state: dict[str, Any]) -> str | None:
+    """The authenticated principal's user id (set by the auth dependencies)."""
+    user_id = getattr(state.get("principal"), "user_id", None)
+    return str(user_id) if user_id is not None else None
 
 
 class BodySizeLimit:

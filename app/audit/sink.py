@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import AuditEvent, AuthFailure
@@ -56,10 +57,19 @@ class AuditSink:
     def submit(
         self, events: Iterable[AuditEvent] = (), failures: Iterable[AuthFailure] = ()
     ) -> None:
+        """Spool (while the server runs) or write now. Failed authentications are
+        written now either way, so that every worker's limiter counts them at
+        once; if the database is busy they are spooled instead."""
         rows = [event_row(e) for e in events]
         misses = [{"client_hash": f.client_hash, "failed_at": f.failed_at} for f in failures]
         if not rows and not misses:
             return
+        if self.spooling and misses:
+            try:
+                self._write(rows, misses)
+                return
+            except SQLAlchemyError as exc:
+                log.warning("auth_failure_spooled", extra={"error_type": type(exc).__name__})
         if self.spooling:
             with self._lock:
                 self._events += rows

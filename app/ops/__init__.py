@@ -1,0 +1,1 @@
+"""Operations: structured logs, health and readiness, metrics, serving."""
