@@ -232,6 +232,10 @@ _PYDANTIC_MESSAGES: dict[str, tuple[str, str]] = {
         "The text contains forbidden characters (NUL).",
     ),
     "string_unicode": ("Texten är inte giltig UTF-8.", "The text is not valid UTF-8."),
+    "personal_number": (
+        "Ange inte personnummer här; använd en handläggarreferens (t.ex. initialer).",
+        "Do not enter a personal identity number here; use a caseworker reference.",
+    ),
     "string_pattern_mismatch": ("Ogiltigt format.", "Invalid format."),
     "too_short": ("För få värden.", "Too few values."),
     "json_type": ("Ogiltig JSON.", "Invalid JSON."),

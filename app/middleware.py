@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -169,11 +170,12 @@ class BodySizeLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        errors = _unstorable_text(scope, body, content_type)
         if body and _is_json(content_type):
-            errors = _encoding_errors(body)
-            if errors:
-                await validation_problem(scope.get("path", ""), errors)(scope, receive, send)
-                return
+            errors += _encoding_errors(body)
+        if errors:
+            await validation_problem(scope.get("path", ""), errors)(scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -202,6 +204,44 @@ class BodySizeLimit:
             instance=scope.get("path", ""),
         )
         await response(scope, receive, send)
+
+
+def _bad_text(text: str) -> bool:
+    """NUL and lone surrogates: no database stores them (PostgreSQL refuses NUL)."""
+    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def _unstorable_text(scope: Scope, body: bytes, content_type: bytes) -> list[FieldError]:
+    """Query parameters, the path and posted form fields that hold text no
+    database can store (or bytes that are not UTF-8): 422 naming each, before
+    any route sees them. JSON bodies are checked field by field by their models."""
+    found: list[str] = []
+    if _bad_text(scope.get("path", "")):
+        found.append("/path")
+    sources = [("query", scope.get("query_string", b""))]
+    if content_type.split(b";", 1)[0].strip() == b"application/x-www-form-urlencoded":
+        sources.append(("form", body))
+    for where, raw in sources:
+        if not raw:
+            continue
+        pairs = parse_qsl(
+            raw.decode("latin-1"),
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="surrogateescape",
+        )
+        for name, value in pairs:
+            if _bad_text(name) or _bad_text(value):
+                found.append(f"/{where}/{escape_pointer_segment(name)}")
+    return [
+        FieldError(
+            pointer,
+            "nul_character",
+            "Texten innehåller otillåtna tecken (NUL eller ogiltig UTF-8).",
+            "The text contains characters that cannot be stored (NUL or invalid UTF-8).",
+        )
+        for pointer in dict.fromkeys(found)
+    ]
 
 
 def _is_json(content_type: bytes) -> bool:

@@ -161,7 +161,11 @@ class Case(TimestampMixin, Base):
     """The case-management system's own id of the case (bulk import); unique per
     unit, so a re-import finds the case instead of duplicating it."""
 
-    __mapper_args__ = {"version_id_col": version}
+    # Optimistic locking: every UPDATE says ``WHERE version = <read>`` (a stale
+    # write fails, C1). The services move the version themselves (``touch``), so
+    # a case changed several times in one transaction (an import line) needs no
+    # flush between the changes to number its revisions.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     interventions: Mapped[list[Intervention]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="Intervention.start_on"

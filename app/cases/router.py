@@ -141,8 +141,12 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         actualised_from: date | None = None,
         actualised_to: date | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        cursor: Annotated[
+            str | None,
+            Query(max_length=200, description="`next_cursor` från föregående sida"),
+        ] = None,
     ) -> Any:
+        """Nyaste aktualiseringsdatum först; bläddra med `next_cursor` (keyset pages)."""
         if status is not None and status not in STATUSES:
             raise ValidationFailed(
                 [FieldError("/query/status", "unknown_status", "Okänd status.", "Unknown status.")]
@@ -154,7 +158,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
             actualised_from=actualised_from,
             actualised_to=actualised_to,
             limit=limit,
-            offset=offset,
+            cursor=cursor,
         )
 
     @router.get(

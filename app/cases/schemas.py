@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
 from app.cases.examples import Examples, build_examples
 from app.cases.exclusion import ExclusionReason
@@ -27,6 +28,7 @@ from app.catalogue.models import (
 )
 from app.catalogue.spec import LOCAL_KEY_PATTERN, Phase
 from app.models import STATUSES
+from app.security.identifiers import contains_personal_number
 
 LocalKey = Annotated[SafeText, Field(max_length=80, pattern=LOCAL_KEY_PATTERN)]
 LocalValues = Annotated[
@@ -87,6 +89,13 @@ def _strict(name: str, base: type[BaseModel] | None = None, **fields: Any) -> ty
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
 
 
+def no_personal_number(value: str) -> str:
+    """A caseworker reference is stored in clear: never a personnummer in it."""
+    if contains_personal_number(value):
+        raise PydanticCustomError("personal_number", "Not a personal identity number")
+    return value
+
+
 def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
     variables = value_variables(catalogue)
     values = values_model("CaseValues", variables)
@@ -95,7 +104,9 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
     )
     efter = [v for v in variables if v.phase is Phase.efter]
     caseworker_ref = Annotated[
-        SafeText, Field(max_length=64, description="SUV 3: handläggarens referens")
+        SafeText,
+        AfterValidator(no_personal_number),
+        Field(max_length=64, description="SUV 3: handläggarens referens (aldrig ett personnummer)"),
     ]
 
     create = _strict(
@@ -207,9 +218,11 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
     page = _strict(
         "CasePage",
         items=(list[summary], ...),  # type: ignore[valid-type]
-        total=(int, ...),
         limit=(int, ...),
-        offset=(int, ...),
+        next_cursor=(
+            str | None,
+            Field(description="Nästa sida: skicka som `cursor` (null på sista sidan)"),
+        ),
     )
     return CaseSchemas(
         values=values,

@@ -6,17 +6,21 @@ A case outside the caller's scope is indistinguishable from a missing one.
 from __future__ import annotations
 
 import uuid
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, false, inspect, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from app.auth.principal import Principal
+from app.db import transaction_cache
 from app.errors import NotFound
 from app.models import Case
 
+Q = TypeVar("Q", bound=Select[Any])
 
-def scoped(query: Select[Case], principal: Principal) -> Select[Case]:
+
+def scoped(query: Q, principal: Principal) -> Q:
     if principal.role == "coordinator":
         return query.where(Case.municipality_code == principal.municipality_code)
     if principal.role == "caseworker":
@@ -42,9 +46,20 @@ def in_scope(case: Case, principal: Principal) -> bool:
 CHILDREN = frozenset({"interventions", "risk_assessments", "survey"})
 
 
+NEW_CASES = "isu.new_cases"
+
+
+def remember_new(session: Session, case: Case) -> None:
+    """A case created in this transaction, not flushed yet, is found by id."""
+    transaction_cache(session, NEW_CASES)[case.id] = case
+
+
 def _loaded(session: Session, case_id: uuid.UUID, with_children: bool) -> Case | None:
     """The case if this session already holds it fully loaded (e.g. several
     service calls in one import transaction), so it is not read again."""
+    new: Case | None = transaction_cache(session, NEW_CASES).get(case_id)
+    if new is not None:
+        return new
     cached = session.identity_map.get(identity_key(Case, case_id))
     if not isinstance(cached, Case):
         return None

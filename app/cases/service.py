@@ -6,15 +6,17 @@ session does). Each writes exactly one audit event, in the same transaction.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from app.cases.context import CaseContext
 from app.cases.rules import AGE_BASIS_ACTUAL, AGE_BASIS_KEY, AGE_KEY, adult, case_dates
-from app.cases.scope import get_case, scoped
+from app.cases.scope import get_case, remember_new, scoped
 from app.cases.status import derive_status
 from app.cases.values import merge_local, merge_texts, merge_values, split_values
 from app.clock import today
@@ -167,7 +169,6 @@ def _snapshot(case: Case) -> dict[str, Any]:
 
 
 def record_revision(ctx: CaseContext, case: Case, action: str, fields: list[str]) -> None:
-    ctx.session.flush()
     ctx.session.add(
         CaseRevision(
             case_id=case.id,
@@ -187,15 +188,19 @@ def refresh_derived(case: Case) -> None:
 
 
 def touch(case: Case) -> None:
-    """Mark the case changed so its version (ETag) moves with any child change."""
+    """The case changed (itself or a child): its version (ETag) moves on."""
     from app.clock import utcnow
 
+    case.version += 1
     case.updated_at = utcnow()
 
 
 def serialise(ctx: CaseContext, case: Case) -> dict[str, Any]:
     from app.cases.records import intervention_dict, risk_dict, survey_dict
 
+    # Written now (one flush for the whole request's changes): the response shows
+    # what was stored, timestamps included.
+    ctx.session.flush()
     shared, local = split_values(case.values)
     comments = open_sealed(
         ctx.session,
@@ -205,9 +210,10 @@ def serialise(ctx: CaseContext, case: Case) -> dict[str, Any]:
         case.data_key_version,
         context=case_comments_context(case.id),
     )
+    # Counted within the caller's scope: a caseworker must not learn whether
+    # the client has a case at another unit (ACCEPTANCE A7).
     previous = ctx.session.scalar(
-        select(func.count(Case.id)).where(
-            Case.municipality_code == case.municipality_code,
+        scoped(select(func.count(Case.id)), ctx.principal).where(
             Case.client_pseudonym == case.client_pseudonym,
             Case.id != case.id,
             Case.actualised_on <= case.actualised_on,
@@ -309,6 +315,7 @@ def create_case(ctx: CaseContext, data: dict[str, Any]) -> Case:
         actualised_on=actualised_on,
         values={},
         catalogue_version=ctx.catalogue.version,
+        version=1,
         created_by_id=ctx.principal.user_id,
         interventions=[],
         risk_assessments=[],
@@ -318,6 +325,7 @@ def create_case(ctx: CaseContext, data: dict[str, Any]) -> Case:
     _raise(errors)
     refresh_derived(case)
     ctx.session.add(case)
+    remember_new(ctx.session, case)
     fields = [
         "client_id",
         "actualised_on",
@@ -337,6 +345,23 @@ def read_case(ctx: CaseContext, case_id: uuid.UUID) -> Case:
     return case
 
 
+def _cursor(case: Case) -> str:
+    raw = json.dumps({"a": case.actualised_on.isoformat(), "i": str(case.id)})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[date, uuid.UUID]:
+    """The position a cursor names; 422 for anything this service did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        return date.fromisoformat(data["a"]), uuid.UUID(data["i"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise ValidationFailed(
+            [FieldError("/query/cursor", "cursor", "Ogiltig markör.", "Invalid cursor.")]
+        ) from None
+
+
 def list_cases(
     ctx: CaseContext,
     *,
@@ -345,8 +370,10 @@ def list_cases(
     actualised_from: date | None,
     actualised_to: date | None,
     limit: int,
-    offset: int,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
+    """A page of cases, newest opening date first (keyset pagination: the cost
+    of a page does not grow with how far into the list it is; no total count)."""
     query = scoped(select(Case), ctx.principal)
     if status is not None:
         query = query.where(Case.status == status)
@@ -356,10 +383,16 @@ def list_cases(
         query = query.where(Case.actualised_on >= actualised_from)
     if actualised_to is not None:
         query = query.where(Case.actualised_on <= actualised_to)
-    total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if cursor is not None:
+        on, after_id = _after(cursor)
+        query = query.where(
+            or_(Case.actualised_on < on, and_(Case.actualised_on == on, Case.id > after_id))
+        )
     rows = ctx.session.scalars(
-        query.order_by(Case.actualised_on.desc(), Case.id).limit(limit).offset(offset)
+        query.order_by(Case.actualised_on.desc(), Case.id).limit(limit + 1)
     ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
     ctx.audit("case.list", object_type="case", fields=[])
     return {
         "items": [
@@ -374,9 +407,8 @@ def list_cases(
             }
             for c in rows
         ],
-        "total": total,
         "limit": limit,
-        "offset": offset,
+        "next_cursor": _cursor(rows[-1]) if more else None,
     }
 
 

@@ -10,7 +10,7 @@ Two passes over the lines:
    lines): the same service calls in batches, one transaction per batch and a
    savepoint per line.
 
-A line whose ``source_ref`` already exists in its municipality is skipped as
+A line whose ``source_ref`` already exists at its unit is skipped as
 unchanged, so importing the same file twice creates nothing the second time.
 Nothing here logs or reports a submitted value.
 """
@@ -330,7 +330,7 @@ class Importer:
         """Every line through the services in one transaction, a savepoint per
         line; committed only when no line failed (or with ``skip_invalid``)."""
         report = ImportReport()
-        seen: set[tuple[str | None, str]] = set()
+        seen: set[tuple[str | None, str | None, str]] = set()
         created = unchanged = done = 0
         with self.factory() as session:
             session.begin()
@@ -343,7 +343,7 @@ class Importer:
                         if data is None:
                             report.add(number, problems)
                             continue
-                        key = (data.get("municipality"), data["source_ref"])
+                        key = (data.get("municipality"), data.get("unit"), data["source_ref"])
                         if key in seen:
                             report.add(number, [DUPLICATE_IN_FILE])
                             continue
@@ -375,7 +375,7 @@ class Importer:
         return report
 
     def _validate(self, source: Callable[[], Iterable[str]], report: ImportReport) -> None:
-        seen: set[tuple[str | None, str]] = set()
+        seen: set[tuple[str | None, str | None, str]] = set()
         done = 0
         for batch in self._batches(source):
             with self.factory() as session:
@@ -388,7 +388,7 @@ class Importer:
                         if data is None:
                             report.add(number, problems)
                             continue
-                        key = (data.get("municipality"), data["source_ref"])
+                        key = (data.get("municipality"), data.get("unit"), data["source_ref"])
                         if key in seen:
                             report.add(number, [DUPLICATE_IN_FILE])
                             continue
@@ -447,15 +447,14 @@ class Importer:
         scope = self.scope
         municipality = scope.municipality(data)
         source_ref = data["source_ref"]
+        unit_id = scope.unit_id(session, data, municipality)
+        # Per unit: a unit's import never learns of another unit's case.
         existing = session.scalar(
-            select(Case.id).where(
-                Case.municipality_code == municipality, Case.source_ref == source_ref
-            )
+            select(Case.id).where(Case.unit_id == unit_id, Case.source_ref == source_ref)
         )
         if existing is not None:
             return "unchanged"
         principal = scope.principal(session, municipality)
-        unit_id = scope.unit_id(session, data, municipality)
         ctx = CaseContext(
             session, principal, self.catalogue, self.keyring, self.settings, self.request_id
         )

@@ -203,17 +203,25 @@ def define(
             session.add(row)
     except DbIntegrityError:
         raise exists_error from None
+    session.info.pop(LOCAL_VARS_CACHE, None)
     audit(session, principal, "local_variable.create", row.id, [row.key], request_id)
     return row
 
 
+LOCAL_VARS_CACHE = "isu.local_vars"
+
+
 def for_municipality(session: Session, municipality_code: str) -> dict[str, LocalVariable]:
     """Variables a case of this municipality may take new values for: its own
-    and its county's, not retired."""
-    return {
-        row.key: LocalVariable.model_validate(row.definition)
-        for row in _of_municipality(session, municipality_code, include_retired=False)
-    }
+    and its county's, not retired (read once per session: an import asks per line)."""
+    cache: dict[str, dict[str, LocalVariable]] = session.info.setdefault(LOCAL_VARS_CACHE, {})
+    found = cache.get(municipality_code)
+    if found is None:
+        found = cache[municipality_code] = {
+            row.key: LocalVariable.model_validate(row.definition)
+            for row in _of_municipality(session, municipality_code, include_retired=False)
+        }
+    return found
 
 
 def _county_of(municipality_code: str) -> str | None:
@@ -302,6 +310,7 @@ def retire(
         row.is_retired = True
         row.definition = {**row.definition, "retired": True}
         session.flush()
+    session.info.pop(LOCAL_VARS_CACHE, None)
     audit(session, principal, "local_variable.retire", row.id, [row.key], request_id)
     return row
 

@@ -100,6 +100,16 @@ def normalise_client_identifier(raw: str, *, today: date) -> ClientIdentifier:
     return _personal_number(match["date"], match["sep"], match["tail"], today)
 
 
+_EMBEDDED_NUMBER: Final = re.compile(r"(?<![0-9])(?:[0-9]{2})?[0-9]{6}[-+ ]?[0-9]{4}(?![0-9])")
+
+
+def contains_personal_number(text: str) -> bool:
+    """Whether ``text`` holds something shaped like a personnummer or
+    samordningsnummer (10 or 12 digits, optionally with - or +), valid or not:
+    such a text must not be stored where only a reference belongs."""
+    return _EMBEDDED_NUMBER.search(text) is not None
+
+
 def age_on(birth_date: date, day: date) -> int:
     """Age in completed years on ``day``.
 

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.db import transaction_cache
 from app.models import MunicipalityKey
 from app.security.crypto import (
     IntegrityFailure,
@@ -55,11 +56,15 @@ class Keyring:
 
     def current(self, session: Session, municipality_code: str, purpose: str) -> tuple[int, bytes]:
         """The newest key of ``purpose``, share-locked until the transaction ends;
-        created on first use."""
-        row = _newest(session, municipality_code, purpose, lock=True)
-        if row is None:
-            row = _create(session, self.master, municipality_code, purpose, 1)
-        return row.version, self.unwrap(row)
+        created on first use. Looked up once per transaction."""
+        cache = _transaction_cache(session)
+        found = cache.get((municipality_code, purpose, None))
+        if found is None:
+            row = _newest(session, municipality_code, purpose, lock=True)
+            if row is None:
+                row = _create(session, self.master, municipality_code, purpose, 1)
+            found = cache[(municipality_code, purpose, None)] = (row.version, self.unwrap(row))
+        return found
 
     def newest(self, session: Session, municipality_code: str, purpose: str) -> bytes | None:
         """The newest key of ``purpose`` if there is one (never creates, never locks)."""
@@ -67,6 +72,18 @@ class Keyring:
         return None if row is None else self.unwrap(row)
 
     def version(
+        self, session: Session, municipality_code: str, purpose: str, version: int
+    ) -> bytes:
+        cache = _transaction_cache(session)
+        found = cache.get((municipality_code, purpose, version))
+        if found is None:
+            found = cache[(municipality_code, purpose, version)] = (
+                version,
+                self._load_version(session, municipality_code, purpose, version),
+            )
+        return found[1]
+
+    def _load_version(
         self, session: Session, municipality_code: str, purpose: str, version: int
     ) -> bytes:
         row = session.scalar(
@@ -111,6 +128,17 @@ class Keyring:
                     "Databasens nycklar kan inte öppnas med huvudnyckeln. "
                     "(The database's keys cannot be opened with this master key.)"
                 ) from None
+
+
+_CACHE = "isu.keys"
+_Cache = dict[tuple[str, str, int | None], tuple[int, bytes]]
+
+
+def _transaction_cache(session: Session) -> _Cache:
+    """Keys looked up in this session's current transaction (forgotten at its
+    end: a rotation may have moved on by the next)."""
+    cache: _Cache = transaction_cache(session, _CACHE)
+    return cache
 
 
 def _newest(

@@ -365,12 +365,12 @@ def test_lists_and_counts_never_include_another_municipalitys_rows(
     a_ids = [*world.ids().values(), str(world.coordinator_a.user.id)]
     b_cases = session.scalar(select(func.count(Case.id)).where(Case.municipality_code == B))
     page = client.get("/api/v1/cases?limit=500", headers=world.coordinator_b.headers).json()
-    assert page["total"] == b_cases == 1
+    assert len(page["items"]) == b_cases == 1
     assert [c["id"] for c in page["items"]] == [world.case_b["id"]]
     filtered = client.get(
         f"/api/v1/cases?unit_id={world.unit_a.id}", headers=world.coordinator_b.headers
     ).json()
-    assert (filtered["total"], filtered["items"]) == (0, [])
+    assert (filtered["next_cursor"], filtered["items"]) == (None, [])
     # The same client at B is a different pseudonym and not a re-aktualisering.
     assert world.case_b["client_pseudonym"] != world.case_a["client_pseudonym"]
     assert world.case_b["previous_cases"] == 0

@@ -36,7 +36,7 @@ from tests.api.test_case_support import (
     state,
     with_version,
 )
-from tests.factories import case_body, forget_auth_failures
+from tests.factories import case_body, create_case, forget_auth_failures, make_account, make_unit
 
 
 @pytest.fixture
@@ -98,12 +98,21 @@ def test_list_is_scoped_and_filtered(client: TestClient, cases: Cases, session: 
     r = client.get(API, params={"status": "avslutad"}, headers=w.worker.headers)
     assert [i["id"] for i in r.json()["items"]] == [cases.closed_id]
     r = client.get(API, params={"limit": 1}, headers=w.worker.headers)
-    assert (len(r.json()["items"]), r.json()["total"]) == (1, 2)
-    assert client.get(API, headers=w.outsider.headers).json()["total"] == 0
+    first = r.json()
+    assert (len(first["items"]), first["limit"]) == (1, 1)
+    assert first["next_cursor"] is not None
+    r = client.get(
+        API, params={"limit": 1, "cursor": first["next_cursor"]}, headers=w.worker.headers
+    )
+    second = r.json()
+    assert len(second["items"]) == 1
+    assert second["next_cursor"] is None  # the last page
+    assert {first["items"][0]["id"], second["items"][0]["id"]} == {cases.open_id, cases.closed_id}
+    assert client.get(API, headers=w.outsider.headers).json()["items"] == []
     after = state(session)
     assert after.cases == before.cases
-    assert after.counts["audit_events"] == before.counts["audit_events"] + 4
-    assert audit_actions(session)[-4:] == ["case.list"] * 4
+    assert after.counts["audit_events"] == before.counts["audit_events"] + 5
+    assert audit_actions(session)[-5:] == ["case.list"] * 5
 
 
 @pytest.mark.parametrize(
@@ -112,7 +121,8 @@ def test_list_is_scoped_and_filtered(client: TestClient, cases: Cases, session: 
         ({"status": "okand"}, "/query/status"),
         ({"limit": "0"}, "/query/limit"),
         ({"limit": "501"}, "/query/limit"),
-        ({"offset": "-1"}, "/query/offset"),
+        ({"cursor": "inte-en-markör"}, "/query/cursor"),
+        ({"cursor": "eyJhIjogMX0"}, "/query/cursor"),
         ({"actualised_from": "2025-13-01"}, "/query/actualised_from"),
         ({"unit_id": "inte-ett-id"}, "/query/unit_id"),
     ],
@@ -655,3 +665,26 @@ def test_no_token_is_401_on_every_route(
         **before.counts,
         "audit_events": before.counts["audit_events"] + len(ROUTES),
     }
+
+
+def test_cursor_pages_visit_every_case_once(client: TestClient, session: Session) -> None:
+    """Keyset pages: equal opening dates are ordered by id, so nothing is skipped
+    or repeated, and a case written meanwhile does not shift later pages."""
+    worker = make_account(session, "caseworker", unit=make_unit(session, "0180"))
+    made = [
+        create_case(client, worker, actualised_on=day)["id"]
+        for day in ["2025-01-10"] * 4 + ["2025-02-10"] * 3
+    ]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get(API, params=params, headers=worker.headers).json()
+        seen += [item["id"] for item in page["items"]]
+        if len(seen) == 2:  # an older case arrives between two pages
+            made.append(create_case(client, worker, actualised_on="2024-12-01")["id"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(made)
+    assert len(seen) == len(set(seen)) == 8
