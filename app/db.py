@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 
@@ -191,6 +193,40 @@ def transaction_cache(session: Session, name: str) -> dict[Any, Any]:
 def _forget_transaction_caches(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_TRANSACTION_CACHES, None)
+
+
+def insert_ignoring_duplicate(
+    session: Session, model: Any, values: dict[str, Any], unique: list[str]
+) -> Any:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING id``: the new row's
+    id, or None when a row with the same unique values exists (perhaps just
+    committed by a concurrent transaction). A plain statement: it flushes
+    nothing else the session holds."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
+    ).returning(model.id)
+    return session.scalar(statement)
+
+
+_NEW = "isu.new"
+T = TypeVar("T")
+
+
+def remember_new(session: Session, obj: Any) -> None:
+    """An object added in this transaction, not flushed yet (the services flush
+    once per request, an import once per batch), found by :func:`new_object`."""
+    transaction_cache(session, _NEW)[(type(obj), obj.id)] = obj
+
+
+def new_object(session: Session, cls: type[T], object_id: Any) -> T | None:
+    found: T | None = transaction_cache(session, _NEW).get((cls, object_id))
+    return found
+
+
+def forget_new(session: Session) -> None:
+    """After the session let go of its objects (a flushed import batch)."""
+    transaction_cache(session, _NEW).clear()
 
 
 @contextmanager

@@ -24,13 +24,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.auth.principal import Principal
 from app.clock import utcnow
+from app.db import insert_ignoring_duplicate
 from app.db_errors import busy_reason
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.models import IdempotencyRecord
@@ -112,21 +111,17 @@ class Idempotency:
         if self.key is None:
             return None
         user_id = principal.user_id
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            insert(IdempotencyRecord)
-            .values(
-                user_id=user_id,
-                key=self.key,
-                request_hash=self.request_hash,
-                state="running",
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["user_id", "key"])
-            .returning(IdempotencyRecord.id)
-        )
+        values = {
+            "user_id": user_id,
+            "key": self.key,
+            "request_hash": self.request_hash,
+            "state": "running",
+            "created_at": utcnow(),
+        }
         try:
-            self._record_id = session.scalar(statement)
+            self._record_id = insert_ignoring_duplicate(
+                session, IdempotencyRecord, values, ["user_id", "key"]
+            )
         except OperationalError as exc:
             if busy_reason(exc) == "LockNotAvailable":
                 # Another process runs the first request and holds the key.

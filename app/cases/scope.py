@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from app.auth.principal import Principal
-from app.db import transaction_cache
+from app.db import new_object
 from app.errors import NotFound
 from app.models import Case
 
@@ -46,18 +46,10 @@ def in_scope(case: Case, principal: Principal) -> bool:
 CHILDREN = frozenset({"interventions", "risk_assessments", "survey"})
 
 
-NEW_CASES = "isu.new_cases"
-
-
-def remember_new(session: Session, case: Case) -> None:
-    """A case created in this transaction, not flushed yet, is found by id."""
-    transaction_cache(session, NEW_CASES)[case.id] = case
-
-
 def _loaded(session: Session, case_id: uuid.UUID, with_children: bool) -> Case | None:
     """The case if this session already holds it fully loaded (e.g. several
     service calls in one import transaction), so it is not read again."""
-    new: Case | None = transaction_cache(session, NEW_CASES).get(case_id)
+    new = new_object(session, Case, case_id)
     if new is not None:
         return new
     cached = session.identity_map.get(identity_key(Case, case_id))

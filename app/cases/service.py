@@ -16,10 +16,11 @@ from sqlalchemy import and_, func, or_, select
 
 from app.cases.context import CaseContext
 from app.cases.rules import AGE_BASIS_ACTUAL, AGE_BASIS_KEY, AGE_KEY, adult, case_dates
-from app.cases.scope import get_case, remember_new, scoped
+from app.cases.scope import get_case, scoped
 from app.cases.status import derive_status
 from app.cases.values import merge_local, merge_texts, merge_values, split_values
 from app.clock import today
+from app.db import new_object, remember_new
 from app.errors import Conflict, FieldError, PreconditionFailed, ValidationFailed
 from app.local_variables.service import for_municipality
 from app.models import Case, CaseRevision, KodnyckelEntry, Unit
@@ -58,7 +59,11 @@ def _resolve_unit(ctx: CaseContext, unit_id: uuid.UUID | None) -> Unit:
             unit_id = None  # treated like an unknown unit below
         else:
             unit_id = principal.unit_id
-    unit = ctx.session.get(Unit, unit_id) if unit_id else None
+    unit = (
+        (new_object(ctx.session, Unit, unit_id) or ctx.session.get(Unit, unit_id))
+        if unit_id
+        else None
+    )
     if unit is None or unit.municipality_code != principal.municipality_code or not unit.is_active:
         raise ValidationFailed(
             [FieldError("/unit_id", "unknown_unit", "Okänd verksamhet.", "Unknown unit.")]

@@ -23,7 +23,7 @@ from rich.progress import (
 
 from app.clock import today
 from app.config import Settings, get_settings
-from app.importer.service import ImportReport
+from app.importer.service import DEFAULT_BATCH, ImportReport
 
 console = Console(stderr=True)
 
@@ -80,7 +80,8 @@ def run_import(
     total: int | None = None,
     skip_invalid: bool = False,
     create_units: bool = False,
-    batch_size: int = 250,
+    batch_size: int = DEFAULT_BATCH,
+    check_first: bool = True,
 ) -> ImportReport:
     """Import JSON lines from ``path`` (or a re-iterable ``source``) as the
     municipalities' system users, with a progress bar."""
@@ -97,6 +98,9 @@ def run_import(
     try:
         importer = Importer(
             factory=make_session_factory(engine),
+            read_factory=make_session_factory(engine, read_only=True),
+            atomic=False,
+            check_first=check_first,
             catalogue=catalogue,
             keyring=Keyring(load_master_key(settings)),
             settings=settings,
@@ -144,7 +148,9 @@ def import_file(
             "--create-units", help="Skapa verksamheter som raderna nämner men som saknas."
         ),
     ] = False,
-    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 250,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Högst så många rader per transaktion.")
+    ] = DEFAULT_BATCH,
 ) -> None:
     """Importera ärenden från en JSON Lines-fil (import cases from a JSON Lines file).
 

@@ -141,6 +141,7 @@ class JobWork:
     lines: list[str]
     principal: Principal
     factory: sessionmaker[Session]
+    read_factory: sessionmaker[Session]
     catalogue: Catalogue
     keyring: Keyring
     settings: Settings
@@ -159,6 +160,7 @@ class JobWork:
         self._update(state="running")
         importer = Importer(
             factory=self.factory,
+            read_factory=self.read_factory,
             catalogue=self.catalogue,
             keyring=self.keyring,
             settings=self.settings,

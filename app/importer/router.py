@@ -156,6 +156,7 @@ async def create_import(
             lines=lines,
             principal=principal,
             factory=factory,
+            read_factory=request.app.state.read_session_factory,
             catalogue=catalogue,
             keyring=keyring,
             settings=settings,

@@ -17,6 +17,7 @@ Nothing here logs or reports a submitted value.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -34,16 +35,19 @@ from app.auth.principal import Principal
 from app.cases import records, service
 from app.cases.context import CaseContext
 from app.catalogue.loader import Catalogue
+from app.clock import utcnow
 from app.config import Settings
+from app.db import forget_new, new_object, remember_new
 from app.errors import AppError, FieldError, ValidationFailed
 from app.importer.format import LineKind, numbered_lines, parse_line
 from app.models import UNIT_KINDS, Case, Unit, User
 from app.reference import districts, municipalities
 from app.security.keyring import Keyring
-from app.units.service import create_unit
 
 MAX_REPORTED_ERRORS = 1000
-DEFAULT_BATCH = 250
+DEFAULT_BATCH = 1000
+BATCH_SECONDS = 0.5
+"""Work per write transaction of an import: other writers wait at most about this long."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,9 @@ class ImportReport:
 class LineFailed(Exception):
     """One line cannot be imported; ``errors`` say why (never a value)."""
 
-    def __init__(self, errors: list[FieldError]) -> None:
+    def __init__(self, errors: list[FieldError], line: int = 0) -> None:
         self.errors = errors
+        self.line = line
         super().__init__("line failed")
 
 
@@ -104,8 +109,11 @@ def _error(pointer: str, code: str, sv: str, en: str) -> LineFailed:
 class Scope(Protocol):
     """Who imports a line and into which unit."""
 
-    def begin(self) -> None:
-        """A new transaction starts: forget cached rows."""
+    def begin(self, *, writing: bool = True) -> None:
+        """A new transaction starts; ``writing`` False: a check that is rolled back."""
+
+    def committed(self) -> None:
+        """The transaction since :meth:`begin` was committed."""
 
     def municipality(self, data: dict[str, Any]) -> str: ...
 
@@ -121,11 +129,23 @@ def _find_unit(session: Session, municipality: str, ref: str) -> Unit | None:
         return session.scalar(
             select(Unit).where(Unit.municipality_code == municipality, Unit.name == ref)
         )
-    unit = session.get(Unit, unit_id)
+    unit = new_object(session, Unit, unit_id) or session.get(Unit, unit_id)
     return unit if unit is not None and unit.municipality_code == municipality else None
 
 
 _UNKNOWN_UNIT = ("Okänd verksamhet i kommunen.", "Unknown unit in the municipality.")
+
+
+def _insert_now(session: Session, row: User | Unit) -> None:
+    """Written at once, before the cases that name it (no ORM relationship
+    would order the inserts), without flushing anything else."""
+    model = type(row)
+    now = utcnow()
+    columns = model.__table__.columns
+    values = {c.key: getattr(row, c.key) for c in columns if getattr(row, c.key) is not None}
+    values.setdefault("created_at", now)
+    values.setdefault("updated_at", now)
+    session.execute(insert(model).values(**values))
 
 
 @dataclass
@@ -133,15 +153,26 @@ class SystemScope:
     """The command line: each line names its municipality; the line is imported
     by the municipality's system user ``import-<kod>`` (a coordinator without
     any token, created when missing). With ``create_units``, a unit named on a
-    line that does not exist yet is created (kind ``unit_kind``, ``district``)."""
+    line that does not exist yet is created (kind ``unit_kind``, ``district``).
+
+    Users and units made in a transaction are written with its flush, never
+    one by one; in a check (``writing`` False) they are never written at all."""
 
     create_units: bool = False
     _principals: dict[str, Principal] = field(default_factory=dict)
     _units: dict[tuple[str, str], uuid.UUID] = field(default_factory=dict)
+    _fresh: list[tuple[str, Any]] = field(default_factory=list)
+    """Cache entries made in the current transaction: gone if it is not committed."""
+    _writing: bool = True
 
-    def begin(self) -> None:
-        self._principals.clear()
-        self._units.clear()
+    def begin(self, *, writing: bool = True) -> None:
+        for kind, key in self._fresh:
+            (self._principals if kind == "user" else self._units).pop(key, None)
+        self._fresh.clear()
+        self._writing = writing
+
+    def committed(self) -> None:
+        self._fresh.clear()
 
     def municipality(self, data: dict[str, Any]) -> str:
         code = data.get("municipality")
@@ -167,9 +198,16 @@ class SystemScope:
             username = f"import-{municipality}"
             user = session.scalar(select(User).where(User.username == username))
             if user is None:
-                user = User(username=username, role="coordinator", municipality_code=municipality)
-                session.add(user)
-                session.flush()
+                user = User(
+                    id=uuid.uuid4(),
+                    username=username,
+                    role="coordinator",
+                    municipality_code=municipality,
+                )
+                if self._writing:
+                    _insert_now(session, user)
+                remember_new(session, user)
+                self._fresh.append(("user", municipality))
             principal = Principal(user.id, user.role, user.municipality_code, None, None)
             self._principals[municipality] = principal
         return principal
@@ -196,10 +234,18 @@ class SystemScope:
                     "Okänd stadsdel för kommunen.",
                     "Unknown district.",
                 )
-            kind = UNIT_KINDS[(data.get("unit_kind") or 4) - 1]
-            unit = create_unit(
-                session, name=ref, kind=kind, municipality_code=municipality, district_code=district
+            unit = Unit(
+                id=uuid.uuid4(),
+                name=ref,
+                kind=UNIT_KINDS[(data.get("unit_kind") or 4) - 1],
+                municipality_code=municipality,
+                district_code=district,
+                is_active=True,
             )
+            if self._writing:
+                _insert_now(session, unit)
+            remember_new(session, unit)
+            self._fresh.append(("unit", (municipality, ref)))
         self._units[(municipality, ref)] = unit.id
         return unit.id
 
@@ -211,7 +257,10 @@ class CallerScope:
 
     caller: Principal
 
-    def begin(self) -> None:
+    def begin(self, *, writing: bool = True) -> None:
+        return None
+
+    def committed(self) -> None:
         return None
 
     def municipality(self, data: dict[str, Any]) -> str:
@@ -278,6 +327,12 @@ DUPLICATE_IN_FILE = FieldError(
     "Samma ärende-id finns på en tidigare rad i filen.",
     "The same case id is on an earlier line of the file.",
 )
+_CHANGED = FieldError(
+    "",
+    "file_changed",
+    "Filen ändrades under importen.",
+    "The file changed during the import.",
+)
 DUPLICATE_IMPORTED = FieldError(
     "/source_ref",
     "duplicate_source_ref",
@@ -303,19 +358,29 @@ class Importer:
     """Called with the phase ("check_and_import" in one transaction, else
     "validate" then "import") and the lines done so far in it."""
     atomic: bool = True
-    """One transaction for the whole file (one pass; all or nothing). Otherwise
-    two passes with a transaction per batch, which holds SQLite's write lock
-    only briefly (the API's background imports)."""
+    """One transaction for the whole file (one pass; all or nothing: small API
+    files). Otherwise two passes: every line checked, then committed in short
+    batches that hold SQLite's write lock only briefly."""
+    batch_seconds: float = BATCH_SECONDS
+    check_first: bool = True
+    """Check every line before importing any (a file with errors imports
+    nothing). Off for a trusted file (the demo): lines are checked as they are
+    imported, and an invalid line stops the import after the batches before it."""
+    read_factory: sessionmaker[Session] | None = None
+    """Sessions for the check pass (deferred, read-only on SQLite); default ``factory``."""
 
     def run(self, source: Callable[[], Iterable[str]]) -> ImportReport:
         """Import the lines ``source()`` yields (called once per pass)."""
         if self.atomic:
             return self._single_pass(source)
         report = ImportReport()
-        self._validate(source, report)
-        if report.invalid and not self.skip_invalid:
-            report.state = "rejected"
-            return report
+        if self.check_first:
+            self._validate(source, report)
+            if report.invalid and not self.skip_invalid:
+                report.state = "rejected"
+                return report
+        else:
+            report.lines = sum(1 for _ in numbered_lines(source()))
         self._import(source, report)
         return report
 
@@ -360,6 +425,7 @@ class Importer:
                     # Bounded memory: the batch's rows are flushed; forget them.
                     session.flush()
                     session.expunge_all()
+                    forget_new(session)
                     done += len(batch)
                     if self.on_progress:
                         self.on_progress("check_and_import", done)
@@ -368,6 +434,7 @@ class Importer:
                     report.state = "rejected"
                     return report
                 session.commit()
+                self.scope.committed()
             except BaseException:
                 session.rollback()
                 raise
@@ -375,12 +442,14 @@ class Importer:
         return report
 
     def _validate(self, source: Callable[[], Iterable[str]], report: ImportReport) -> None:
+        """Every line through the services in memory (nothing is flushed), in a
+        read transaction that is rolled back: no write lock is taken."""
         seen: set[tuple[str | None, str | None, str]] = set()
         done = 0
         for batch in self._batches(source):
-            with self.factory() as session:
+            with (self.read_factory or self.factory)() as session:
                 session.begin()
-                self.scope.begin()
+                self.scope.begin(writing=False)
                 try:
                     for number, text in batch:
                         report.lines += 1
@@ -394,7 +463,7 @@ class Importer:
                             continue
                         seen.add(key)
                         try:
-                            self._apply_in_savepoint(session, data)
+                            self._apply(session, data)
                         except LineFailed as failed:
                             report.add(number, failed.errors)
                 finally:
@@ -403,34 +472,98 @@ class Importer:
             if self.on_progress:
                 self.on_progress("validate", done)
 
+    def _timed_batches(
+        self, source: Callable[[], Iterable[str]], skip: set[int]
+    ) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+        """Parsed lines in batches of at most ``batch_size`` lines and about
+        ``batch_seconds`` of work each (each batch is one write transaction)."""
+        pending: list[tuple[int, dict[str, Any]]] = []
+        for number, text in numbered_lines(source()):
+            if number in skip:
+                continue
+            data, problems = parse_line(self.line_model, text)
+            if data is None:  # unchecked, or the file changed between the passes
+                raise LineFailed(problems or [_CHANGED], number)
+            pending.append((number, data))
+            if len(pending) >= self.batch_size:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
+
     def _import(self, source: Callable[[], Iterable[str]], report: ImportReport) -> None:
+        """The checked lines, committed in short write transactions. Each runs
+        the services in memory and writes its rows in one flush (multi-row
+        INSERTs); a batch holds SQLite's write lock for about
+        ``batch_seconds``, so other writers wait at most that long. A re-run
+        finds what was committed (``unchanged``): the import can resume."""
         done = 0
-        for batch in self._batches(source):
+        carry: list[tuple[int, dict[str, Any]]] = []
+        batches = self._timed_batches(source, report.invalid_lines)
+        try:
+            while True:
+                if len(carry) < self.batch_size:  # top up from the file first
+                    carry += next(batches, [])
+                if not carry:
+                    return
+                taken = self._commit_batch(carry, report)
+                if taken is None:
+                    report.state = "failed"
+                    return
+                done += taken
+                carry = carry[taken:]
+                if self.on_progress:
+                    self.on_progress("import", done)
+        except LineFailed as bad:
+            report.add(bad.line, bad.errors)
+            report.state = "failed"
+
+    def _commit_batch(
+        self, lines: list[tuple[int, dict[str, Any]]], report: ImportReport
+    ) -> int | None:
+        """Import lines from the front of ``lines`` until the time budget is
+        spent; commit; return how many were taken (None: the import stops)."""
+        started = time.monotonic()
+        outcomes: list[LineKind] = []
+        attempted = 0
+        try:
             with self.factory() as session, session.begin():
                 self.scope.begin()
-                for number, text in batch:
-                    if number in report.invalid_lines:
-                        continue
-                    data, problems = parse_line(self.line_model, text)
-                    if data is None:  # the file changed between the passes
-                        report.add(number, problems)
-                        continue
-                    try:
-                        outcome = self._apply_in_savepoint(session, data)
-                    except LineFailed as failed:
-                        report.add(number, failed.errors)
-                        if not self.skip_invalid:
-                            report.state = "failed"
-                            session.rollback()
-                            return
-                        continue
-                    if outcome == "created":
-                        report.created += 1
-                    else:
-                        report.unchanged += 1
-            done += len(batch)
-            if self.on_progress:
-                self.on_progress("import", done)
+                for _number, data in lines:
+                    attempted += 1
+                    outcomes.append(self._apply(session, data))
+                    if time.monotonic() - started >= self.batch_seconds:
+                        break
+            self.scope.committed()
+        except (LineFailed, DbIntegrityError):
+            # Something changed since the check (another import, a new rule):
+            # these lines again, one by one, each in a savepoint.
+            return self._commit_carefully(lines[:attempted], report)
+        taken = len(outcomes)
+        report.created += outcomes.count("created")
+        report.unchanged += outcomes.count("unchanged")
+        return taken
+
+    def _commit_carefully(
+        self, lines: list[tuple[int, dict[str, Any]]], report: ImportReport
+    ) -> int | None:
+        with self.factory() as session, session.begin():
+            self.scope.begin()
+            for number, data in lines:
+                try:
+                    outcome = self._apply_in_savepoint(session, data)
+                except LineFailed as failed:
+                    report.add(number, failed.errors)
+                    if not self.skip_invalid:
+                        session.rollback()
+                        return None
+                    continue
+                if outcome == "created":
+                    report.created += 1
+                else:
+                    report.unchanged += 1
+        self.scope.committed()
+        return len(lines)
 
     # --- one line ---------------------------------------------------------------
 

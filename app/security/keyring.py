@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db import transaction_cache
+from app.clock import utcnow
+from app.db import insert_ignoring_duplicate, transaction_cache
 from app.models import MunicipalityKey
 from app.security.crypto import (
     IntegrityFailure,
@@ -161,22 +161,26 @@ def _newest(
 def _create(
     session: Session, master: MasterKey, municipality_code: str, purpose: str, version: int
 ) -> MunicipalityKey:
-    row = MunicipalityKey(
-        municipality_code=municipality_code,
-        purpose=purpose,
-        version=version,
-        wrapped_key=wrap_key(
+    values = {
+        "municipality_code": municipality_code,
+        "purpose": purpose,
+        "version": version,
+        "wrapped_key": wrap_key(
             master, new_data_key(), context=key_context(municipality_code, purpose, version)
         ),
-        master_key_id=master.key_id,
+        "master_key_id": master.key_id,
+        "created_at": utcnow(),
+    }
+    unique = ["municipality_code", "purpose", "version"]
+    insert_ignoring_duplicate(session, MunicipalityKey, values, unique)
+    # Ours, or the one another transaction created first.
+    row = session.scalar(
+        select(MunicipalityKey).where(
+            MunicipalityKey.municipality_code == municipality_code,
+            MunicipalityKey.purpose == purpose,
+            MunicipalityKey.version == version,
+        )
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Another transaction created the same key version first: use theirs.
-        existing = _newest(session, municipality_code, purpose)
-        if existing is None or existing.version != version:
-            raise
-        return existing
+    if row is None:
+        raise KeyConfigurationError("key row missing after insert")
     return row
