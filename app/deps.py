@@ -26,6 +26,7 @@ from app.auth import limiter
 from app.auth.principal import Principal
 from app.catalogue.loader import Catalogue
 from app.config import Settings
+from app.db import DatabaseSlots
 from app.errors import (
     Forbidden,
     IntegrityError,
@@ -84,10 +85,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     problem response, never an already-sent 2xx, ACCEPTANCE C5); rolled back on
     any error."""
     state = request.app.state
-    if not await state.db_slots.acquire(SLOT_WAIT_SECONDS):
-        raise ServiceUnavailable(SLOT_WAIT_SECONDS)
+    read_only = is_read_only(request)
+    # SQLite has one write lock for the whole database: this process's writers
+    # queue for it here, in order, instead of polling SQLite's busy handler
+    # (whose wait, ``db_lock_timeout_ms``, is then only for other processes).
+    slots = [state.db_slots]
+    if state.writer_slot is not None and not read_only:
+        slots.insert(0, state.writer_slot)
+    taken: list[DatabaseSlots] = []
     try:
-        read_only = is_read_only(request)
+        for slot in slots:
+            if not await slot.acquire(SLOT_WAIT_SECONDS):
+                raise ServiceUnavailable(SLOT_WAIT_SECONDS)
+            taken.append(slot)
         factory = state.read_session_factory if read_only else state.session_factory
         session: Session = factory()
         if read_only:
@@ -101,7 +111,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(_finish, request, session)
     finally:
-        state.db_slots.release()
+        for slot in taken:
+            slot.release()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -180,8 +191,19 @@ def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller, checked in the request's own transaction (one statement,
-    with the shared limiter). A failure is recorded outside it."""
-    return _authenticate(request, session, _bearer_token(credentials))
+    with the shared limiter). A failure is recorded outside it.
+
+    On SQLite a write request's transaction holds the database-wide write
+    lock from its first statement, so there the check runs in a read of its
+    own and the lock is taken only when the work starts."""
+    token = _bearer_token(credentials)
+    if request.app.state.settings.is_sqlite() and not is_read_only(request):
+        with request.app.state.read_session_factory() as check_session:
+            try:
+                return _authenticate(request, check_session, token)
+            finally:
+                check_session.rollback()
+    return _authenticate(request, session, token)
 
 
 def get_standalone_principal(

@@ -31,6 +31,7 @@ from app.db import transaction
 log = logging.getLogger("isu.maintenance")
 
 PURGE_INTERVAL = 600.0
+SEAL_BATCH = 500
 
 
 class Maintenance:
@@ -59,7 +60,8 @@ class Maintenance:
         self._guarded("seal", self.seal)
 
     def seal(self) -> int:
-        return seal_all(self.state.session_factory, self.state.keyring)
+        # Small batches: each is one short write transaction (SQLite's lock).
+        return seal_all(self.state.session_factory, self.state.keyring, batch=SEAL_BATCH)
 
     def purge(self) -> None:
         settings = self.settings

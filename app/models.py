@@ -167,6 +167,10 @@ class Case(TimestampMixin, Base):
     # flush between the changes to number its revisions.
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
+    # Never loaded (``raise``): they tell the unit of work to insert a unit or
+    # user made in the same transaction (an import) before the cases naming it.
+    unit: Mapped[Unit] = relationship(lazy="raise")
+    created_by: Mapped[User] = relationship(lazy="raise")
     interventions: Mapped[list[Intervention]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="Intervention.start_on"
     )
@@ -243,6 +247,10 @@ class CaseRevision(Base):
     action: Mapped[str] = mapped_column(String(40))
     fields: Mapped[list[str]] = mapped_column(default=list)
     snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    # Insert order only (never loaded), as Case.unit.
+    case: Mapped[Case] = relationship(lazy="raise")
+    changed_by: Mapped[User] = relationship(lazy="raise")
 
 
 class KodnyckelEntry(Base):

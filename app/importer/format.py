@@ -9,6 +9,7 @@ See ``docs/data.md``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
 
@@ -71,3 +72,14 @@ def numbered_lines(chunks: Iterable[str]) -> Iterator[tuple[int, str]]:
 
 
 LineKind = Literal["created", "unchanged"]
+
+
+def json_objects(texts: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The lines that are JSON objects, leniently (a look ahead, not a check)."""
+    for text in texts:
+        try:
+            found = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            yield found

@@ -26,27 +26,26 @@ from itertools import islice
 from typing import Any, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.principal import Principal
 from app.cases import records, service
 from app.cases.context import CaseContext
 from app.catalogue.loader import Catalogue
-from app.clock import utcnow
 from app.config import Settings
 from app.db import forget_new, new_object, remember_new
 from app.errors import AppError, FieldError, ValidationFailed
-from app.importer.format import LineKind, numbered_lines, parse_line
+from app.importer.format import LineKind, json_objects, numbered_lines, parse_line
+from app.importer.rows import pending_rows, write_rows
 from app.models import UNIT_KINDS, Case, Unit, User
 from app.reference import districts, municipalities
 from app.security.keyring import Keyring
 
 MAX_REPORTED_ERRORS = 1000
 DEFAULT_BATCH = 1000
-BATCH_SECONDS = 0.5
+BATCH_SECONDS = 0.25
 """Work per write transaction of an import: other writers wait at most about this long."""
 
 
@@ -115,6 +114,12 @@ class Scope(Protocol):
     def committed(self) -> None:
         """The transaction since :meth:`begin` was committed."""
 
+    def mark(self) -> int:
+        """A savepoint starts; :meth:`rolled_back` with the mark forgets what it made."""
+        ...
+
+    def rolled_back(self, mark: int) -> None: ...
+
     def municipality(self, data: dict[str, Any]) -> str: ...
 
     def principal(self, session: Session, municipality: str) -> Principal: ...
@@ -134,18 +139,6 @@ def _find_unit(session: Session, municipality: str, ref: str) -> Unit | None:
 
 
 _UNKNOWN_UNIT = ("Okänd verksamhet i kommunen.", "Unknown unit in the municipality.")
-
-
-def _insert_now(session: Session, row: User | Unit) -> None:
-    """Written at once, before the cases that name it (no ORM relationship
-    would order the inserts), without flushing anything else."""
-    model = type(row)
-    now = utcnow()
-    columns = model.__table__.columns
-    values = {c.key: getattr(row, c.key) for c in columns if getattr(row, c.key) is not None}
-    values.setdefault("created_at", now)
-    values.setdefault("updated_at", now)
-    session.execute(insert(model).values(**values))
 
 
 @dataclass
@@ -173,6 +166,14 @@ class SystemScope:
 
     def committed(self) -> None:
         self._fresh.clear()
+
+    def mark(self) -> int:
+        return len(self._fresh)
+
+    def rolled_back(self, mark: int) -> None:
+        for kind, key in self._fresh[mark:]:
+            (self._principals if kind == "user" else self._units).pop(key, None)
+        del self._fresh[mark:]
 
     def municipality(self, data: dict[str, Any]) -> str:
         code = data.get("municipality")
@@ -205,7 +206,7 @@ class SystemScope:
                     municipality_code=municipality,
                 )
                 if self._writing:
-                    _insert_now(session, user)
+                    session.add(user)
                 remember_new(session, user)
                 self._fresh.append(("user", municipality))
             principal = Principal(user.id, user.role, user.municipality_code, None, None)
@@ -243,7 +244,7 @@ class SystemScope:
                 is_active=True,
             )
             if self._writing:
-                _insert_now(session, unit)
+                session.add(unit)
             remember_new(session, unit)
             self._fresh.append(("unit", (municipality, ref)))
         self._units[(municipality, ref)] = unit.id
@@ -261,6 +262,12 @@ class CallerScope:
         return None
 
     def committed(self) -> None:
+        return None
+
+    def mark(self) -> int:
+        return 0
+
+    def rolled_back(self, mark: int) -> None:
         return None
 
     def municipality(self, data: dict[str, Any]) -> str:
@@ -366,6 +373,7 @@ class Importer:
     """Check every line before importing any (a file with errors imports
     nothing). Off for a trusted file (the demo): lines are checked as they are
     imported, and an invalid line stops the import after the batches before it."""
+    _keyed: set[str] = field(default_factory=set, repr=False)
     read_factory: sessionmaker[Session] | None = None
     """Sessions for the check pass (deferred, read-only on SQLite); default ``factory``."""
 
@@ -447,9 +455,12 @@ class Importer:
         seen: set[tuple[str | None, str | None, str]] = set()
         done = 0
         for batch in self._batches(source):
+            objects = list(json_objects(text for _, text in batch))
+            self._ensure_keys(objects)
             with (self.read_factory or self.factory)() as session:
                 session.begin()
                 self.scope.begin(writing=False)
+                self.keyring.preload(session, self._municipalities([(0, o) for o in objects]))
                 try:
                     for number, text in batch:
                         report.lines += 1
@@ -522,27 +533,52 @@ class Importer:
         self, lines: list[tuple[int, dict[str, Any]]], report: ImportReport
     ) -> int | None:
         """Import lines from the front of ``lines`` until the time budget is
-        spent; commit; return how many were taken (None: the import stops)."""
-        started = time.monotonic()
-        outcomes: list[LineKind] = []
-        attempted = 0
-        try:
-            with self.factory() as session, session.begin():
-                self.scope.begin()
-                for _number, data in lines:
-                    attempted += 1
-                    outcomes.append(self._apply(session, data))
-                    if time.monotonic() - started >= self.batch_seconds:
-                        break
-            self.scope.committed()
-        except (LineFailed, DbIntegrityError):
-            # Something changed since the check (another import, a new rule):
-            # these lines again, one by one, each in a savepoint.
-            return self._commit_carefully(lines[:attempted], report)
-        taken = len(outcomes)
-        report.created += outcomes.count("created")
-        report.unchanged += outcomes.count("unchanged")
-        return taken
+        spent; return how many were taken (None: the import stops).
+
+        The services build the rows in a read transaction; the rows are then
+        written in a write transaction of their own, so the write lock (SQLite)
+        is held only for the inserts. If a key was rotated in between, the
+        batch is built again with the new key."""
+        while True:
+            started = time.monotonic()
+            outcomes: list[LineKind] = []
+            self._ensure_keys(data for _, data in lines)
+            try:
+                with (self.read_factory or self.factory)() as session:
+                    session.begin()
+                    self.scope.begin()
+                    try:
+                        self.keyring.preload(session, self._municipalities(lines))
+                        for _number, data in lines:
+                            outcomes.append(self._apply(session, data))
+                            if time.monotonic() - started >= self.batch_seconds:
+                                break
+                        rows = pending_rows(session)
+                        keys = self.keyring.current_versions(session)
+                    finally:
+                        session.rollback()
+                with self.factory() as writer, writer.begin():
+                    if not self.keyring.still_current(writer, keys):
+                        writer.rollback()
+                        continue
+                    write_rows(writer, rows)
+                self.scope.committed()
+            except (LineFailed, DbIntegrityError):
+                # Something changed since the check (another import, a new rule):
+                # these lines again, one by one, each in a savepoint.
+                return self._commit_carefully(lines[: len(outcomes) + 1], report)
+            report.created += outcomes.count("created")
+            report.unchanged += outcomes.count("unchanged")
+            return len(outcomes)
+
+    def _municipalities(self, lines: list[tuple[int, dict[str, Any]]]) -> set[str]:
+        found = set()
+        for _, data in lines:
+            try:
+                found.add(self.scope.municipality(data))
+            except LineFailed:
+                continue
+        return found
 
     def _commit_carefully(
         self, lines: list[tuple[int, dict[str, Any]]], report: ImportReport
@@ -565,15 +601,37 @@ class Importer:
         self.scope.committed()
         return len(lines)
 
+    def _ensure_keys(self, lines: Iterable[dict[str, Any]]) -> None:
+        """The keys of the lines' municipalities, created (and committed) before
+        the batch's read transaction starts: that transaction sees them and
+        never has to write one itself."""
+        for data in lines:
+            try:
+                municipality = self.scope.municipality(data)
+            except LineFailed:
+                continue  # reported when the line is imported
+            if municipality in self._keyed:
+                continue
+            with self.factory() as session, session.begin():
+                for purpose in ("pseudonym", "data"):
+                    self.keyring.current(session, municipality, purpose)
+            self._keyed.add(municipality)
+
     # --- one line ---------------------------------------------------------------
 
     def _apply_in_savepoint(self, session: Session, data: dict[str, Any]) -> LineKind:
-        """:meth:`_apply` in a savepoint: a failing line leaves nothing behind."""
+        """:meth:`_apply` in a savepoint: a failing line leaves nothing behind
+        (neither rows nor the scope's memory of a unit or user it made)."""
+        mark = self.scope.mark()
         try:
             with session.begin_nested():
                 return self._apply(session, data)
+        except LineFailed:
+            self.scope.rolled_back(mark)
+            raise
         except DbIntegrityError:
             # Another import stored the same case id at the same moment.
+            self.scope.rolled_back(mark)
             raise LineFailed([DUPLICATE_IMPORTED]) from None
 
     def _apply(self, session: Session, data: dict[str, Any]) -> LineKind:
@@ -594,14 +652,9 @@ class Importer:
         body = {k: data[k] for k in CASE_FIELDS if k in data}
         body["unit_id"] = unit_id
         case: Case = _call("", lambda: service.create_case(ctx, body), {"/unit_id": "/unit"})
-        # The sending system's id is bookkeeping, not content: written beside
-        # the ORM so that it moves neither the case's version nor its history.
-        session.execute(
-            update(Case.__table__)  # type: ignore[arg-type]
-            .where(Case.__table__.c.id == case.id)
-            .values(source_ref=source_ref)
-        )
-        set_committed_value(case, "source_ref", source_ref)
+        # The sending system's id: bookkeeping on the new case (part of its
+        # INSERT), neither a change of its version nor of its history.
+        case.source_ref = source_ref
         for i, item in enumerate(data.get("interventions") or []):
             _call(f"/interventions/{i}", partial(records.add_intervention, ctx, case.id, item))
         for i, item in enumerate(data.get("risk_assessments") or []):

@@ -66,6 +66,50 @@ class Keyring:
             found = cache[(municipality_code, purpose, None)] = (row.version, self.unwrap(row))
         return found
 
+    def preload(self, session: Session, municipalities: set[str]) -> None:
+        """The newest keys of these municipalities in one statement (share-locked
+        like :meth:`current`), for a batch that will ask for each of them."""
+        cache = _transaction_cache(session)
+        wanted = {m for m in municipalities if (m, "data", None) not in cache}
+        if not wanted:
+            return
+        rows = session.scalars(
+            select(MunicipalityKey)
+            .where(
+                MunicipalityKey.municipality_code.in_(wanted),
+                MunicipalityKey.purpose.in_(("pseudonym", "data")),
+            )
+            .order_by(MunicipalityKey.version)
+            .with_for_update(read=True)
+        ).all()
+        for row in rows:  # ascending: the newest version is set last
+            cache[(row.municipality_code, row.purpose, None)] = (row.version, self.unwrap(row))
+
+    def current_versions(self, session: Session) -> dict[tuple[str, str], int]:
+        """(municipality, purpose) -> the version :meth:`current` gave in this transaction."""
+        return {
+            (m, purpose): found[0]
+            for (m, purpose, version), found in _transaction_cache(session).items()
+            if version is None
+        }
+
+    def still_current(self, session: Session, used: dict[tuple[str, str], int]) -> bool:
+        """Whether every key version in ``used`` is still the newest, share-locking
+        them until the transaction ends (a rotation waits for it)."""
+        if not used:
+            return True
+        rows = session.execute(
+            select(
+                MunicipalityKey.municipality_code, MunicipalityKey.purpose, MunicipalityKey.version
+            )
+            .where(MunicipalityKey.municipality_code.in_({m for m, _ in used}))
+            .with_for_update(read=True)
+        ).all()
+        newest: dict[tuple[str, str], int] = {}
+        for municipality, purpose, version in rows:
+            newest[(municipality, purpose)] = max(version, newest.get((municipality, purpose), 0))
+        return all(newest.get(key) == version for key, version in used.items())
+
     def newest(self, session: Session, municipality_code: str, purpose: str) -> bytes | None:
         """The newest key of ``purpose`` if there is one (never creates, never locks)."""
         row = _newest(session, municipality_code, purpose)

@@ -4,106 +4,20 @@ the metrics of several workers added up."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.db import make_engine, make_session_factory, transaction
-from tests.conftest import TEST_MASTER_KEY
-from tests.factories import PNR, case_body, make_account, make_unit
+from tests.factories import PNR, case_body
+from tests.support.serve import caseworker as _caseworker
+from tests.support.serve import isu_serve
 
 COMMENT = "Hemlig kommentar om klienten Qzxv"
 METRICS_TOKEN = "metrics-token-" + "m" * 32
 STARTUP_SECONDS = 120  # a wait for the server, not an assertion about speed
-
-
-@dataclass(frozen=True)
-class Caseworker:
-    user_id: str
-    token: str
-
-
-@dataclass
-class Served:
-    url: str
-    stderr: Path
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stderr.read_text().splitlines()]
-
-
-def _caseworker(database_url: str) -> Caseworker:
-    engine = make_engine(database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            account = make_account(session, "caseworker", unit=make_unit(session, "0180"))
-            return Caseworker(str(account.user.id), account.token)
-    finally:
-        engine.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def isu_serve(
-    database_url: str, tmp_path: Path, *, workers: int = 1, **settings: str
-) -> Iterator[Served]:
-    """``isu serve`` on a free port, stopped with SIGTERM when the block ends."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ISU_", "PROMETHEUS_"))}
-    env.update(
-        ISU_DATABASE_URL=database_url,
-        ISU_MASTER_KEY=TEST_MASTER_KEY,
-        ISU_MODE="production",
-        ISU_AUTH_FAILURE_LIMIT="3",
-        TMPDIR=str(tmp_path),
-        **{f"ISU_{name.upper()}": value for name, value in settings.items()},
-    )
-    port = _free_port()
-    stderr = tmp_path / "serve.stderr"
-    command = [sys.executable, "-c", "from app.cli import main; main()", "serve"]
-    command += ["--port", str(port), "--workers", str(workers)]
-    with stderr.open("wb") as err:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err
-        )
-    served = Served(f"http://127.0.0.1:{port}", stderr)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert process.poll() is None, stderr.read_text()
-            try:
-                if httpx.get(f"{served.url}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "isu serve did not start"
-            time.sleep(0.2)
-        yield served
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _bad_token(client: httpx.Client, forwarded_for: str) -> int:
@@ -120,7 +34,10 @@ def test_served_log_is_json_and_forwarded_for_is_not_believed(
     worker = _caseworker(fresh_database_url)
     auth = {"Authorization": f"Bearer {worker.token}"}
     missing_case = str(uuid.uuid4())
-    with isu_serve(fresh_database_url, tmp_path) as served, httpx.Client(base_url=served.url) as c:
+    with (
+        isu_serve(fresh_database_url, tmp_path, auth_failure_limit="3") as served,
+        httpx.Client(base_url=served.url) as c,
+    ):
         listing = c.get("/api/v1/cases", headers=auth)
         statuses = [
             c.get("/api/v1/variables").status_code,
@@ -195,6 +112,7 @@ def test_trusted_proxy_and_two_workers_sharing_metrics(
             workers=2,
             trusted_proxies="127.0.0.1",
             metrics_token=METRICS_TOKEN,
+            auth_failure_limit="3",
         ) as served,
         httpx.Client(base_url=served.url) as c,
     ):
