@@ -52,6 +52,12 @@ def _date(text: str | None) -> date | None:
         return None
 
 
+def _date_needed(pointer: str) -> FieldError:
+    return FieldError(
+        pointer, "invalid_date", "Ange ett datum (ÅÅÅÅ-MM-DD).", "Give a date (YYYY-MM-DD)."
+    )
+
+
 def _general(error: AppError) -> list[FieldError]:
     return list(error.errors) or [FieldError("", error.slug, error.detail, error.detail_en)]
 
@@ -530,7 +536,7 @@ def export_kolada(page: GetPage, ar: str | None = None, format: str = "xlsx") ->
     year = int(ar) if ar and ar.isdigit() and len(ar) == 4 else None
     if year is None or format not in ("xlsx", "csv"):
         error = FieldError(
-            "/ar", "year", "Välj ett år och ett format.", "Choose a year and format."
+            "/ar", "invalid", "Välj ett år och ett format.", "Choose a year and a format."
         )
         return _export_view(page, "", "", errors=[error], status=422)
     try:
@@ -595,11 +601,11 @@ def export_summary(
     start, end = _date(fran), _date(till)
     errors = []
     if start is None:
-        errors.append(FieldError("/fran", "date", "Ange ett datum (ÅÅÅÅ-MM-DD).", ""))
+        errors.append(_date_needed("/fran"))
     if end is None:
-        errors.append(FieldError("/till", "date", "Ange ett datum (ÅÅÅÅ-MM-DD).", ""))
+        errors.append(_date_needed("/till"))
     if format not in EXPORT_FORMATS:
-        errors.append(FieldError("/format", "literal_error", "Välj ett format.", ""))
+        errors.append(FieldError("/format", "unknown_code", "Välj ett format.", "Choose a format."))
     if errors or start is None or end is None:
         return _export_view(page, fran or "", till or "", errors=errors, status=422)
     try:

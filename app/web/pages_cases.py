@@ -230,7 +230,7 @@ class CasePages:
             names = queries.changes_since(page.session, case.id, seen_version)
             forms.conflict = [_label_of(page.catalogue, dict(local), n) for n in names]
         else:
-            state.attach(error.errors or [FieldError("", error.slug, error.detail, "")])
+            state.attach(error.errors or [FieldError("", error.slug, error.detail, error.detail_en)])
         return self._view(page, case, phase, forms, status=error.status)
 
     def _invalid(
@@ -336,7 +336,7 @@ class CasePages:
         if not errors:
             case, refused = attempt(page.session, lambda: service.create_case(page.case_ctx, data))
             if refused is not None:
-                errors = list(refused.errors) or [FieldError("", refused.slug, refused.detail, "")]
+                errors = list(refused.errors) or [FieldError("", refused.slug, refused.detail, refused.detail_en)]
         if case is None:
             state = FormState(fields, raw_from_form(fields, form))
             state.attach(errors)
@@ -563,7 +563,7 @@ class CasePages:
             forms = PageForms()
             state = FormState([])
             if refused is not None:
-                state.attach(refused.errors or [FieldError("", refused.slug, refused.detail, "")])
+                state.attach(refused.errors or [FieldError("", refused.slug, refused.detail, refused.detail_en)])
             forms.states["link"] = state
             return self._view(
                 page, case, "brukarenkat", forms, status=refused.status if refused else 422

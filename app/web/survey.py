@@ -217,7 +217,7 @@ def answer(
         "language": language_code(catalogue, lang),
         "mode": link.mode_code,
     }
-    records.put_survey(ctx, case.id, case.version, body)
+    records.put_survey(ctx, case.id, case.version, body, by_client=True)
     record(
         session,
         actor=Actor(None, None, case.municipality_code),  # the client, not a user
