@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from app.cases.bodies import Submitted
+from app.cases.consistency import case_warnings
 from app.cases.context import CaseContext
 from app.cases.rules import (
     AGE_BASIS_ACTUAL,
@@ -271,6 +272,7 @@ def serialise(ctx: CaseContext, case: Case) -> dict[str, Any]:
         "version": case.version,
         "created_at": case.created_at,
         "updated_at": case.updated_at,
+        "warnings": [w.as_json() for w in case_warnings(ctx.catalogue, case)],
     }
 
 

@@ -261,7 +261,8 @@ def test_an_age_below_the_catalogue_minimum_is_the_adult_rule() -> None:
     assert "minst 18" in found[0].detail
     [explained] = explain_age(found, "/values/age")
     assert explained.code == "under_18"
-    assert "18 år" in explained.detail and "uppskattad ålder" in explained.detail
+    assert "18 år" in explained.detail
+    assert "uppskattad ålder" in explained.detail
     assert "estimated age is allowed" in explained.detail_en
 
 
@@ -270,7 +271,8 @@ def test_every_field_error_has_swedish_and_english() -> None:
         FieldError("/x", "invalid", "Ogiltigt.", "")
     for code in MESSAGES:
         error = field_error("/x", code)
-        assert error.detail and error.detail_en
+        assert error.detail
+        assert error.detail_en
 
 
 # --- pointers and encodings --------------------------------------------------------
