@@ -18,9 +18,7 @@ LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 """Lone surrogates: what undecodable bytes and JSON escapes such as ``"\\ud800"``
 become. Valid JSON, but text no database can store or encrypt."""
 
-PERSONAL_NUMBER: Final = re.compile(
-    r"(?P<date>[0-9]{6}|[0-9]{8})(?P<sep>[-+]?)(?P<tail>[0-9]{4})"
-)
+PERSONAL_NUMBER: Final = re.compile(r"(?P<date>[0-9]{6}|[0-9]{8})(?P<sep>[-+]?)(?P<tail>[0-9]{4})")
 """A whole value shaped like a personnummer or samordningsnummer (ASCII digits
 only: ``\\d`` would also match e.g. Arabic-Indic digits)."""
 

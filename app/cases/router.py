@@ -18,6 +18,7 @@ from app.cases import records, service
 from app.cases.bodies import Submitted, as_body, read_body
 from app.cases.context import CaseContext
 from app.cases.schemas import CaseSchemas, ExclusionIn, HistoryRead
+from app.cases.status import PHASE_STATUSES
 from app.deps import (
     CaseUser,
     CatalogueDep,
@@ -157,9 +158,27 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
             str | None,
             Query(description="Status i trattmodellen", json_schema_extra={"enum": list(STATUSES)}),
         ] = None,
+        phase: Annotated[
+            str | None,
+            Query(
+                description="Fasen ärendet är i (by status)",
+                json_schema_extra={"enum": list(PHASE_STATUSES)},
+            ),
+        ] = None,
         unit_id: uuid.UUID | None = None,
         actualised_from: date | None = None,
         actualised_to: date | None = None,
+        reference: Annotated[
+            str | None,
+            Query(
+                max_length=64,
+                description="Sök i handläggarens referens och verksamhetssystemets id",
+            ),
+        ] = None,
+        excluded: Annotated[
+            bool | None, Query(description="Bara undantagna (true) eller inte undantagna (false)")
+        ] = None,
+        mine: Annotated[bool, Query(description="Bara ärenden som du registrerade")] = False,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[
             str | None,
@@ -171,12 +190,20 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
             raise ValidationFailed(
                 [FieldError("/query/status", "unknown_status", "Okänd status.", "Unknown status.")]
             )
+        if phase is not None and phase not in PHASE_STATUSES:
+            raise ValidationFailed(
+                [FieldError("/query/phase", "unknown_code", "Okänd fas.", "Unknown phase.")]
+            )
         return service.list_cases(
             ctx,
             status=status,
+            phase=phase,
             unit_id=unit_id,
             actualised_from=actualised_from,
             actualised_to=actualised_to,
+            reference=(reference or "").strip() or None,
+            excluded=excluded,
+            mine=mine,
             limit=limit,
             cursor=cursor,
         )

@@ -229,6 +229,7 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
         unit_id=(uuid.UUID, ...),
         actualised_on=(date, ...),
         closed_on=(date | None, None),
+        caseworker_ref=(str | None, None),
         status=(status, ...),
         is_excluded=(bool, ...),
         version=(int, ...),

@@ -29,7 +29,7 @@ from app.cases.rules import (
     explain_age,
 )
 from app.cases.scope import get_case, remember_new, scoped
-from app.cases.status import derive_status
+from app.cases.status import PHASE_STATUSES, derive_status
 from app.cases.values import merge_local, merge_texts, merge_values, split_values
 from app.catalogue.loader import Catalogue
 from app.clock import today
@@ -458,6 +458,11 @@ def _after(cursor: str) -> tuple[date, uuid.UUID]:
         ) from None
 
 
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def list_cases(
     ctx: CaseContext,
     *,
@@ -467,18 +472,53 @@ def list_cases(
     actualised_to: date | None,
     limit: int,
     cursor: str | None = None,
+    phase: str | None = None,
+    reference: str | None = None,
+    excluded: bool | None = None,
+    mine: bool = False,
+    with_total: bool = False,
 ) -> dict[str, Any]:
     """A page of cases, newest opening date first (keyset pagination: the cost
-    of a page does not grow with how far into the list it is; no total count)."""
+    of a page does not grow with how far into the list it is).
+
+    ``reference`` searches the unit's own references (SUV 3 and the case-
+    management system's id); ``mine``: the cases the caller registered;
+    ``with_total``: also count the whole selection (the web's "N ärenden")."""
     query = scoped(select(Case), ctx.principal)
+    used: list[str] = []
     if status is not None:
         query = query.where(Case.status == status)
+        used.append("status")
+    if phase is not None:
+        query = query.where(Case.status.in_(PHASE_STATUSES[phase]))
+        used.append("phase")
     if unit_id is not None:
         query = query.where(Case.unit_id == unit_id)
+        used.append("unit_id")
     if actualised_from is not None:
         query = query.where(Case.actualised_on >= actualised_from)
+        used.append("actualised_from")
     if actualised_to is not None:
         query = query.where(Case.actualised_on <= actualised_to)
+        used.append("actualised_to")
+    if reference:
+        pattern = _like(reference)
+        query = query.where(
+            or_(
+                func.lower(Case.caseworker_ref).like(pattern, escape="\\"),
+                func.lower(Case.source_ref).like(pattern, escape="\\"),
+            )
+        )
+        used.append("reference")
+    if excluded is not None:
+        query = query.where(Case.is_excluded.is_(excluded))
+        used.append("is_excluded")
+    if mine:
+        query = query.where(Case.created_by_id == ctx.principal.user_id)
+        used.append("mine")
+    total = None
+    if with_total:
+        total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if cursor is not None:
         on, after_id = _after(cursor)
         query = query.where(
@@ -489,14 +529,15 @@ def list_cases(
     ).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    ctx.audit("case.list", object_type="case", fields=[])
-    return {
+    ctx.audit("case.list", object_type="case", fields=used)
+    page: dict[str, Any] = {
         "items": [
             {
                 "id": c.id,
                 "unit_id": c.unit_id,
                 "actualised_on": c.actualised_on,
                 "closed_on": c.closed_on,
+                "caseworker_ref": c.caseworker_ref,
                 "status": c.status,
                 "is_excluded": c.is_excluded,
                 "version": c.version,
@@ -506,6 +547,23 @@ def list_cases(
         "limit": limit,
         "next_cursor": _cursor(rows[-1]) if more else None,
     }
+    if total is not None:
+        page["total"] = total
+    return page
+
+
+def changes_since(ctx: CaseContext, case: Case, version: int) -> list[str]:
+    """Names of the fields changed after ``version`` of a case the caller has
+    read (for "someone else changed …" after a stale save)."""
+    rows = ctx.session.scalars(
+        select(CaseRevision.fields)
+        .where(CaseRevision.case_id == case.id, CaseRevision.version > version)
+        .order_by(CaseRevision.version)
+    ).all()
+    names: list[str] = []
+    for fields in rows:
+        names += [name for name in fields if name not in names]
+    return names
 
 
 def update_case(

@@ -89,6 +89,9 @@ class Variable(Spec):
     type: VariableType
     label: Text
     question: Text
+    form_label: Text | None = None
+    """A plain label for the field in a record's form, where the variable's
+    name says more than the field asks (90: "Skattningsinstrument")."""
     survey_question: Text | None = None
     """The client-facing wording (the bracketed text of Bilaga 2), in sv/en/ar/so."""
     project_specific: bool = False
