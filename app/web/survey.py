@@ -117,7 +117,7 @@ def create_link(ctx: CaseContext, case_id: uuid.UUID, mode: int) -> NewLink:
     case = get_case(ctx.session, ctx.principal, case_id)
     if mode not in LINK_MODES:
         raise ValidationFailed(
-            [FieldError("/mode", "literal_error", "Välj ett svarssätt.", "Choose a mode.")]
+            [FieldError("/mode", "unknown_code", "Välj ett svarssätt.", "Choose a mode.")]
         )
     _check_open(case)
     revoke_links(ctx.session, case.id)

@@ -101,6 +101,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any] | None] = {
 PERIOD = "?from=2023-01-01&to=2023-12-31"
 LIST_QUERIES: dict[str, str] = {
     "/quality/cases": "?variable=perpetrator",
+    "/quality/warnings": "?check=same_intervention_same_day",
     "/stats/summary": PERIOD,
     "/stats/tables/{table_id}": PERIOD,
     "/stats/kolada": "?year=2025",
