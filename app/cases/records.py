@@ -16,6 +16,7 @@ from app.cases.scope import get_case
 from app.cases.service import (
     DATE_POINTERS,
     as_submitted,
+    check_submitted_version,
     check_version,
     intervention_dates,
     record_revision,
@@ -215,7 +216,7 @@ def update_intervention(
     case = get_case(ctx.session, ctx.principal, case_id)
     item: Intervention = _find(case.interventions, item_id)
     submitted = as_submitted(body)
-    check_version(case, expected_version, submitted)
+    check_submitted_version(case, expected_version, submitted)
     errors = list(submitted.errors)
     changed, more = _apply_intervention(ctx, case, item, submitted.data)
     errors += more + _date_errors(ctx, case, "/intervention_start_on")
@@ -296,7 +297,7 @@ def update_risk(
     case = get_case(ctx.session, ctx.principal, case_id)
     item: RiskAssessment = _find(case.risk_assessments, item_id)
     submitted = as_submitted(body)
-    check_version(case, expected_version, submitted)
+    check_submitted_version(case, expected_version, submitted)
     changed, errors = _apply_risk(case, item, submitted)
     if errors:
         raise ValidationFailed(errors)
@@ -334,7 +335,7 @@ def put_survey(
     client answered on a link; the history says so, not the caseworker."""
     case = get_case(ctx.session, ctx.principal, case_id)
     submitted = as_submitted(body)
-    check_version(case, expected_version, submitted)
+    check_submitted_version(case, expected_version, submitted)
     data = submitted.data
     errors = list(submitted.errors)
     if case.closed_on is None:

@@ -56,16 +56,23 @@ def case_comments_context(case_id: uuid.UUID) -> str:
     return f"case:{case_id}:comments"
 
 
-def check_version(case: Case, expected: int, submitted: Submitted | None = None) -> None:
-    """412 when the client's version is stale. A body with type errors is
-    wrong whatever the version: those errors are answered first (422)."""
+def check_version(case: Case, expected: int) -> None:
     if case.version != expected:
-        if submitted is not None and submitted.errors:
-            raise ValidationFailed(submitted.errors)
         raise PreconditionFailed(
             "Ärendet har ändrats sedan du läste det. Hämta det igen och gör om ändringen.",
             "The case changed since you read it. Fetch it again and redo the change.",
         )
+
+
+def check_submitted_version(case: Case, expected: int, submitted: Submitted) -> None:
+    """:func:`check_version` for a checked body: a body with type errors is
+    wrong whatever the version, so those errors are answered (422), not 412."""
+    try:
+        check_version(case, expected)
+    except PreconditionFailed:
+        if submitted.errors:
+            raise ValidationFailed(submitted.errors) from None
+        raise
 
 
 def _raise(errors: Sequence[FieldError]) -> None:
@@ -571,7 +578,7 @@ def update_case(
 ) -> Case:
     case = get_case(ctx.session, ctx.principal, case_id)
     submitted = as_submitted(body)
-    check_version(case, expected_version, submitted)
+    check_submitted_version(case, expected_version, submitted)
     data = submitted.data
     errors = explain_age(submitted.errors, f"/values/{AGE_KEY}")
     changed: list[str] = []
@@ -644,7 +651,7 @@ def close_case(
 ) -> Case:
     case = get_case(ctx.session, ctx.principal, case_id)
     submitted = as_submitted(body)
-    check_version(case, expected_version, submitted)
+    check_submitted_version(case, expected_version, submitted)
     if case.closed_on is not None:
         raise Conflict("Ärendet är redan avslutat.", "The case is already closed.")
     data = submitted.data
