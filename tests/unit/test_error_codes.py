@@ -35,10 +35,13 @@ def codes_in_code() -> dict[str, str]:
             if name not in ERROR_HELPERS or len(node.args) < 2:
                 continue
             code = node.args[1]
-            if isinstance(code, ast.Constant) and isinstance(code.value, str):
-                # units' _error(pointer, sv, en, code): the message is the second argument
-                if " " not in code.value:
-                    found.setdefault(code.value, path.name)
+            # units' _error(pointer, sv, en, code): there the second argument is a message
+            if (
+                isinstance(code, ast.Constant)
+                and isinstance(code.value, str)
+                and " " not in code.value
+            ):
+                found.setdefault(code.value, path.name)
     return found
 
 
