@@ -154,6 +154,17 @@ class DatabaseSlots:
     def release(self) -> None:
         self._free.release()
 
+    @contextmanager
+    def held(self, timeout: float) -> Iterator[bool]:
+        """For a thread (the maintenance loop): wait for a slot, at most ``timeout``;
+        yields whether it got one."""
+        got = self._free.acquire(timeout=timeout)
+        try:
+            yield got
+        finally:
+            if got:
+                self._free.release()
+
 
 def api_engine(url: str, limits: ApiLimits) -> Engine:
     """The engine the server uses: short lock waits (SQLite busy_timeout,

@@ -8,8 +8,7 @@ in a response body, a log or an exception text.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db_errors import RETRY_AFTER_SECONDS, busy_reason
 from app.ops.logging import error_fields
+from app.patterns import LONE_SURROGATE
 
 log = logging.getLogger("isu.errors")
 
@@ -36,6 +36,11 @@ class FieldError:
     code: str
     detail: str
     detail_en: str
+
+    def __post_init__(self) -> None:
+        # Every message a person sees is in Swedish with English beside it.
+        if not self.detail.strip() or not self.detail_en.strip():
+            raise ValueError(f"field error {self.code!r} lacks its Swedish or English text")
 
     def as_json(self) -> dict[str, str]:
         return {
@@ -199,50 +204,123 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-# Pydantic error types -> (Swedish, English). Pydantic's own messages may quote
-# the input, so they are never passed through.
-_PYDANTIC_MESSAGES: dict[str, tuple[str, str]] = {
-    "missing": ("Uppgiften saknas.", "This field is required."),
-    "extra_forbidden": ("Fältet får inte anges här.", "This field may not be set here."),
+# --- the one vocabulary of field-error codes (docs/errors.md) ------------------
+#
+# Every failing field is reported with one of these codes, whether a generated
+# pydantic model or a hand-written check (local variables, rules across values)
+# found it. Pydantic's own error types are translated (``PYDANTIC_CODES``); its
+# messages may quote the input, so they are never passed through.
+
+MESSAGES: dict[str, tuple[str, str]] = {
     "json_invalid": ("Ogiltig JSON.", "Invalid JSON."),
-    "date_from_datetime_parsing": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
-    "date_parsing": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
-    "date_type": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
-    "date_from_datetime_inexact": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
-    "string_too_long": ("Texten är för lång.", "The text is too long."),
-    "string_too_short": ("Texten är för kort.", "The text is too short."),
-    "too_long": ("För många värden.", "Too many values."),
-    "uuid_parsing": ("Ogiltigt id.", "Invalid id."),
-    "uuid_type": ("Ogiltigt id.", "Invalid id."),
-    "literal_error": ("Koden finns inte i kodlistan.", "The code is not in the code list."),
-    "enum": ("Värdet finns inte bland de tillåtna.", "The value is not one of the allowed ones."),
-    "greater_than_equal": ("Värdet är för litet.", "The value is too small."),
-    "less_than_equal": ("Värdet är för stort.", "The value is too large."),
-    "int_type": ("Ange ett heltal.", "Give an integer."),
-    "int_parsing": ("Ange ett heltal.", "Give an integer."),
-    "int_from_float": ("Ange ett heltal.", "Give an integer."),
-    "string_type": ("Ange en text.", "Give a text."),
-    "list_type": ("Ange en lista.", "Give a list."),
-    "dict_type": ("Ange ett objekt.", "Give an object."),
-    "model_type": ("Ange ett objekt.", "Give an object."),
-    "model_attributes_type": ("Ange ett objekt.", "Give an object."),
-    "bool_type": ("Ange sant eller falskt.", "Give true or false."),
+    "missing": ("Uppgiften saknas.", "This field is required."),
+    "unknown_field": ("Fältet får inte anges här.", "This field may not be set here."),
+    "unknown_variable": ("Okänd variabel.", "Unknown variable."),
+    "wrong_type": ("Fel typ av värde.", "Wrong type of value."),
+    "unknown_code": ("Koden finns inte i kodlistan.", "The code is not in the code list."),
+    "too_small": ("Värdet är för litet.", "The value is too small."),
+    "too_large": ("Värdet är för stort.", "The value is too large."),
+    "invalid_date": ("Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD)."),
+    "too_long": ("Texten är för lång.", "The text is too long."),
+    "too_short": ("Texten är för kort.", "The text is too short."),
+    "too_many": ("För många val.", "Too many choices."),
+    "too_few": ("För få val.", "Too few choices."),
     "nul_character": (
         "Texten innehåller otillåtna tecken (NUL).",
         "The text contains forbidden characters (NUL).",
     ),
     "string_unicode": ("Texten är inte giltig UTF-8.", "The text is not valid UTF-8."),
+    "invalid_format": ("Ogiltigt format.", "Invalid format."),
     "personal_number": (
         "Ange inte personnummer här; använd en handläggarreferens (t.ex. initialer).",
         "Do not enter a personal identity number here; use a caseworker reference.",
     ),
-    "string_pattern_mismatch": ("Ogiltigt format.", "Invalid format."),
-    "too_short": ("För få värden.", "Too few values."),
-    "json_type": ("Ogiltig JSON.", "Invalid JSON."),
+    "invalid": ("Ogiltigt värde.", "Invalid value."),
 }
 
+WRONG_TYPE_MESSAGES: dict[str, tuple[str, str]] = {
+    "code": ("Ange en kod (heltal).", "Give a code (integer)."),
+    "integer": ("Ange ett heltal.", "Give an integer."),
+    "list": ("Ange en lista med koder.", "Give a list of codes."),
+    "text": ("Ange en text.", "Give a text."),
+    "object": ("Ange ett objekt.", "Give an object."),
+    "boolean": ("Ange sant eller falskt.", "Give true or false."),
+}
+"""``wrong_type`` says what was expected."""
+
+# Pydantic error type -> (code, what was expected for wrong_type).
+PYDANTIC_CODES: dict[str, tuple[str, str | None]] = {
+    "json_invalid": ("json_invalid", None),
+    "json_type": ("json_invalid", None),
+    "missing": ("missing", None),
+    "extra_forbidden": ("unknown_field", None),
+    "int_type": ("wrong_type", "integer"),
+    "int_parsing": ("wrong_type", "integer"),
+    "int_from_float": ("wrong_type", "integer"),
+    "code_type": ("wrong_type", "code"),
+    "float_type": ("wrong_type", "integer"),
+    "string_type": ("wrong_type", "text"),
+    "list_type": ("wrong_type", "list"),
+    "dict_type": ("wrong_type", "object"),
+    "model_type": ("wrong_type", "object"),
+    "model_attributes_type": ("wrong_type", "object"),
+    "bool_type": ("wrong_type", "boolean"),
+    "bool_parsing": ("wrong_type", "boolean"),
+    "literal_error": ("unknown_code", None),
+    "enum": ("unknown_code", None),
+    "greater_than_equal": ("too_small", None),
+    "greater_than": ("too_small", None),
+    "less_than_equal": ("too_large", None),
+    "less_than": ("too_large", None),
+    "date_parsing": ("invalid_date", None),
+    "date_type": ("invalid_date", None),
+    "date_from_datetime_parsing": ("invalid_date", None),
+    "date_from_datetime_inexact": ("invalid_date", None),
+    "string_too_long": ("too_long", None),
+    "string_too_short": ("too_short", None),
+    "too_long": ("too_many", None),
+    "too_short": ("too_few", None),
+    "nul_character": ("nul_character", None),
+    "string_unicode": ("string_unicode", None),
+    "string_pattern_mismatch": ("invalid_format", None),
+    "uuid_parsing": ("invalid_format", None),
+    "uuid_type": ("invalid_format", None),
+    "personal_number": ("personal_number", None),
+}
+
+# Containers whose keys are variable keys: an unknown key there is an unknown variable.
+_VARIABLE_CONTAINERS = ("values", "local_values")
+
+
+def field_error(
+    pointer: str,
+    code: str,
+    *,
+    expected: str | None = None,
+    limit: object = None,
+) -> FieldError:
+    """The standard message of a vocabulary code, with the limit it broke
+    (never the value given)."""
+    if code == "wrong_type" and expected in WRONG_TYPE_MESSAGES:
+        sv, en = WRONG_TYPE_MESSAGES[expected]
+    elif limit is not None and code == "too_small":
+        sv, en = f"Värdet måste vara minst {limit}.", f"Must be at least {limit}."
+    elif limit is not None and code == "too_large":
+        sv, en = f"Värdet får vara högst {limit}.", f"Must be at most {limit}."
+    elif limit is not None and code == "too_long":
+        sv, en = (
+            f"Texten är för lång (högst {limit} tecken).",
+            f"The text is too long (at most {limit} characters).",
+        )
+    elif limit is not None and code == "too_many":
+        sv, en = f"För många val (högst {limit}).", f"Too many choices (at most {limit})."
+    else:
+        sv, en = MESSAGES.get(code, MESSAGES["invalid"])
+    return FieldError(pointer, code, sv, en)
+
+
 # Characters a pointer cannot carry into a UTF-8 response body.
-_UNENCODABLE = re.compile("[\ud800-\udfff]")
+_UNENCODABLE = LONE_SURROGATE
 
 
 def escape_pointer_segment(segment: object) -> str:
@@ -263,19 +341,34 @@ def pointer_from_loc(loc: Sequence[int | str]) -> str:
     return "/" + "/".join(escaped) if escaped else ""
 
 
+def _limit(ctx: dict[str, Any]) -> object:
+    for name in ("ge", "gt", "le", "lt", "max_length", "min_length"):
+        value = ctx.get(name)
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def error_from_pydantic(err: Mapping[str, Any]) -> FieldError:
+    """One pydantic error in the register's vocabulary."""
+    kind = str(err.get("type", "invalid"))
+    loc = list(err.get("loc", ()))
+    if kind in ("too_long", "too_short") and isinstance(err.get("input"), str):
+        # A length limit on validated text (SafeText) reports the generic
+        # type; name it as text, not as a list of values.
+        kind = f"string_{kind}"
+    code, expected = PYDANTIC_CODES.get(kind, ("invalid", None))
+    if code == "unknown_field":
+        path = [p for p in loc if p != "body"]
+        if len(path) >= 2 and path[-2] in _VARIABLE_CONTAINERS:
+            code = "unknown_variable"
+    # A JSON syntax error has a character offset, not a field: the whole body.
+    pointer = "" if code == "json_invalid" else pointer_from_loc(loc)
+    return field_error(pointer, code, expected=expected, limit=_limit(err.get("ctx") or {}))
+
+
 def errors_from_pydantic(raw: Sequence[Any]) -> list[FieldError]:
-    errors = []
-    for err in raw:
-        kind = err.get("type", "invalid")
-        if kind in ("too_long", "too_short") and isinstance(err.get("input"), str):
-            # A length limit on validated text (SafeText) reports the generic
-            # code; name it as text, not as a list of values.
-            kind = f"string_{kind}"
-        sv, en = _PYDANTIC_MESSAGES.get(kind, ("Ogiltigt värde.", "Invalid value."))
-        # A JSON syntax error has a character offset, not a field: the whole body.
-        pointer = "" if kind == "json_invalid" else pointer_from_loc(err.get("loc", ()))
-        errors.append(FieldError(pointer, kind, sv, en))
-    return errors
+    return [error_from_pydantic(err) for err in raw]
 
 
 def validation_problem(request_path: str, errors: Sequence[FieldError]) -> JSONResponse:

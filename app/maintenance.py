@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,8 @@ log = logging.getLogger("isu.maintenance")
 
 PURGE_INTERVAL = 600.0
 SEAL_BATCH = 500
+WRITER_WAIT_SECONDS = 10.0
+"""After this the work goes ahead anyway (SQLite's own busy wait applies)."""
 
 
 class Maintenance:
@@ -56,17 +59,39 @@ class Maintenance:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.sink.spooling = False
-        self._guarded("flush", self.sink.flush)
+        self._guarded("flush", self.flush)
         self._guarded("seal", self.seal)
 
     def seal(self) -> int:
-        # Small batches: each is one short write transaction (SQLite's lock).
-        return seal_all(self.state.session_factory, self.state.keyring, batch=SEAL_BATCH)
+        # Small batches: each is one short write transaction, taken in turn with
+        # the requests' (SQLite's one write lock: see app/deps.py).
+        total = 0
+        while True:
+            with self._writing():
+                sealed = seal_all(
+                    self.state.session_factory, self.state.keyring, batch=SEAL_BATCH, rounds=1
+                )
+            total += sealed
+            if sealed < SEAL_BATCH:
+                return total
+
+    def flush(self) -> int:
+        with self._writing():
+            return self.sink.flush()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        slot = getattr(self.state, "writer_slot", None)
+        if slot is None:
+            yield
+            return
+        with slot.held(timeout=WRITER_WAIT_SECONDS):
+            yield
 
     def purge(self) -> None:
         settings = self.settings
         limit = limiter.Limit(settings.auth_failure_limit, settings.auth_failure_window_seconds)
-        with transaction(self.state.session_factory) as session:
+        with self._writing(), transaction(self.state.session_factory) as session:
             idempotency.purge(session, timedelta(hours=settings.idempotency_ttl_hours))
             limiter.purge(session, limit)
 
@@ -75,7 +100,7 @@ class Maintenance:
         seal_every = self.settings.audit_seal_interval_seconds
         next_seal = next_purge = time.monotonic()
         while not self._stop.wait(flush_every):
-            self._guarded("flush", self.sink.flush)
+            self._guarded("flush", self.flush)
             now = time.monotonic()
             if now >= next_seal:
                 self._guarded("seal", self.seal)

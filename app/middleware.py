@@ -23,6 +23,7 @@ from app.errors import (
 )
 from app.ops.logging import error_fields
 from app.ops.routes import RouteTemplates
+from app.patterns import EMBEDDED_PERSONAL_NUMBER, unstorable
 
 if TYPE_CHECKING:
     from app.ops.metrics import Metrics
@@ -32,11 +33,10 @@ log = logging.getLogger("isu.request")
 # An incoming X-Request-ID is kept only if it is a short token of safe
 # characters that is not shaped like a personnummer (10 or 12 digits).
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
-_PERSONNUMMER_SHAPE = re.compile(r"(?<![0-9])[0-9]{6}(?:[0-9]{2})?-?[0-9]{4}(?![0-9])")
 
 
 def accepted_request_id(value: str) -> str | None:
-    if _SAFE_REQUEST_ID.fullmatch(value) and not _PERSONNUMMER_SHAPE.search(value):
+    if _SAFE_REQUEST_ID.fullmatch(value) and not EMBEDDED_PERSONAL_NUMBER.search(value):
         return value
     return None
 
@@ -208,7 +208,7 @@ class BodySizeLimit:
 
 def _bad_text(text: str) -> bool:
     """NUL and lone surrogates: no database stores them (PostgreSQL refuses NUL)."""
-    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+    return unstorable(text) is not None
 
 
 def _unstorable_text(scope: Scope, body: bytes, content_type: bytes) -> list[FieldError]:

@@ -220,15 +220,20 @@ def seal(session: Session, keyring: Keyring, *, batch: int = 5000) -> int:
     return len(rows)
 
 
-def seal_all(session_factory: Any, keyring: Keyring, *, batch: int = 5000) -> int:
-    """Seal everything unsealed, one committed transaction per batch."""
+def seal_all(
+    session_factory: Any, keyring: Keyring, *, batch: int = 5000, rounds: int | None = None
+) -> int:
+    """Seal everything unsealed (or ``rounds`` batches), one committed
+    transaction per batch."""
     total = 0
-    while True:
+    while rounds is None or rounds > 0:
         with session_factory() as session, session.begin():
             sealed = seal(session, keyring, batch=batch)
         total += sealed
         if sealed < batch:
-            return total
+            break
+        rounds = None if rounds is None else rounds - 1
+    return total
 
 
 def unsealed_count(session: Session) -> int:

@@ -12,11 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from app.cases import records, service
+from app.cases.bodies import Submitted, as_body, read_body
 from app.cases.context import CaseContext
 from app.cases.schemas import CaseSchemas, ExclusionIn, HistoryRead
+from app.cases.status import PHASE_STATUSES
 from app.deps import (
     CaseUser,
     CatalogueDep,
@@ -26,10 +28,12 @@ from app.deps import (
     SettingsDep,
     request_id,
 )
-from app.errors import FieldError, ValidationFailed
+from app.errors import FieldError, PreconditionFailed, PreconditionRequired, ValidationFailed
 from app.http import IfMatch, etag, expected_version
 from app.idempotency import Idempotency, IdempotencyDep
 from app.models import STATUSES
+
+RawBody = RootModel[dict[str, Any]]
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -91,10 +95,22 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         case = service.read_case(ctx, uuid.UUID(again.object_id or ""))
         return respond(ctx, case, again.status, location=again.location)
 
-    def dump(body: BaseModel) -> dict[str, Any]:
-        return body.model_dump(exclude_unset=True)
+    def checked(model: type[BaseModel], body: RawBody) -> Submitted:
+        """The body read with its catalogue-generated model: the valid part
+        and every type error, for the service to report with its own."""
+        return read_body(model, body.root)
 
-    examples = schemas.examples
+    def seen(version: IfMatch, submitted: Submitted) -> int:
+        """The If-Match version; a body with type errors is a 422 whatever
+        If-Match says (missing or malformed)."""
+        try:
+            return version.value
+        except (PreconditionRequired, PreconditionFailed):
+            if submitted.errors:
+                raise ValidationFailed(submitted.errors) from None
+            raise
+
+    examples: dict[str, Any] = schemas.examples
     create_model = schemas.create
     update_model = schemas.update
     close_model = schemas.close
@@ -104,17 +120,22 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     risk_patch = schemas.risk_patch
     survey_in = schemas.survey_in
     # Bodies with their examples, so that every route can be tried from /docs.
-    Create = Annotated[create_model, Body(openapi_examples=examples["create"])]
-    Update = Annotated[update_model, Body(openapi_examples=examples["update"])]
-    Close = Annotated[close_model, Body(openapi_examples=examples["close"])]
+    # FastAPI takes any JSON object and documents the catalogue-generated
+    # model; the handler reads it with that model (app.cases.bodies), so type
+    # errors and rule errors come back together.
+    Create = Annotated[as_body(create_model), Body(openapi_examples=examples["create"])]
+    Update = Annotated[as_body(update_model), Body(openapi_examples=examples["update"])]
+    Close = Annotated[as_body(close_model), Body(openapi_examples=examples["close"])]
     Exclusion = Annotated[ExclusionIn, Body(openapi_examples=examples["exclusion"])]
-    InterventionIn = Annotated[intervention_in, Body(openapi_examples=examples["intervention_in"])]
-    InterventionPatch = Annotated[
-        intervention_patch, Body(openapi_examples=examples["intervention_patch"])
+    InterventionIn = Annotated[
+        as_body(intervention_in), Body(openapi_examples=examples["intervention_in"])
     ]
-    RiskIn = Annotated[risk_in, Body(openapi_examples=examples["risk_in"])]
-    RiskPatch = Annotated[risk_patch, Body(openapi_examples=examples["risk_patch"])]
-    SurveyIn = Annotated[survey_in, Body(openapi_examples=examples["survey_in"])]
+    InterventionPatch = Annotated[
+        as_body(intervention_patch), Body(openapi_examples=examples["intervention_patch"])
+    ]
+    RiskIn = Annotated[as_body(risk_in), Body(openapi_examples=examples["risk_in"])]
+    RiskPatch = Annotated[as_body(risk_patch), Body(openapi_examples=examples["risk_patch"])]
+    SurveyIn = Annotated[as_body(survey_in), Body(openapi_examples=examples["survey_in"])]
 
     @router.post(
         "",
@@ -127,7 +148,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         """Aktualisering: bakgrundsuppgifter och klientens identitet (lagras bara som pseudonym)."""
         if (again := replayed(ctx, idem)) is not None:
             return again
-        case = service.create_case(ctx, dump(body))
+        case = service.create_case(ctx, checked(create_model, body))
         return respond(ctx, case, 201, idem, location=f"/api/v1/cases/{case.id}")
 
     @router.get("", response_model=schemas.page, summary="Lista ärenden (list cases)")
@@ -137,9 +158,27 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
             str | None,
             Query(description="Status i trattmodellen", json_schema_extra={"enum": list(STATUSES)}),
         ] = None,
+        phase: Annotated[
+            str | None,
+            Query(
+                description="Fasen ärendet är i (by status)",
+                json_schema_extra={"enum": list(PHASE_STATUSES)},
+            ),
+        ] = None,
         unit_id: uuid.UUID | None = None,
         actualised_from: date | None = None,
         actualised_to: date | None = None,
+        reference: Annotated[
+            str | None,
+            Query(
+                max_length=64,
+                description="Sök i handläggarens referens och verksamhetssystemets id",
+            ),
+        ] = None,
+        excluded: Annotated[
+            bool | None, Query(description="Bara undantagna (true) eller inte undantagna (false)")
+        ] = None,
+        mine: Annotated[bool, Query(description="Bara ärenden som du registrerade")] = False,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[
             str | None,
@@ -151,12 +190,20 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
             raise ValidationFailed(
                 [FieldError("/query/status", "unknown_status", "Okänd status.", "Unknown status.")]
             )
+        if phase is not None and phase not in PHASE_STATUSES:
+            raise ValidationFailed(
+                [FieldError("/query/phase", "unknown_code", "Okänd fas.", "Unknown phase.")]
+            )
         return service.list_cases(
             ctx,
             status=status,
+            phase=phase,
             unit_id=unit_id,
             actualised_from=actualised_from,
             actualised_to=actualised_to,
+            reference=(reference or "").strip() or None,
+            excluded=excluded,
+            mine=mine,
             limit=limit,
             cursor=cursor,
         )
@@ -178,7 +225,9 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     )
     def update_case(case_id: uuid.UUID, body: Update, ctx: Ctx, version: Version) -> Any:
         """Värden för valfri fas; `null` tar bort ett värde, `[]` betyder "registrerat som inget"."""
-        return respond(ctx, service.update_case(ctx, case_id, version.value, dump(body)), 200)
+        submitted = checked(update_model, body)
+        case = service.update_case(ctx, case_id, seen(version, submitted), submitted)
+        return respond(ctx, case, 200)
 
     @router.post(
         "/{case_id}/close",
@@ -191,7 +240,9 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     ) -> Any:
         if (again := replayed(ctx, idem)) is not None:
             return again
-        return respond(ctx, service.close_case(ctx, case_id, version.value, dump(body)), 200, idem)
+        submitted = checked(close_model, body)
+        case = service.close_case(ctx, case_id, seen(version, submitted), submitted)
+        return respond(ctx, case, 200, idem)
 
     @router.post(
         "/{case_id}/exclusion",
@@ -242,7 +293,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     ) -> Any:
         if (again := replayed(ctx, idem)) is not None:
             return again
-        case, item = records.add_intervention(ctx, case_id, dump(body))
+        case, item = records.add_intervention(ctx, case_id, checked(intervention_in, body))
         return respond(
             ctx, case, 201, idem, location=f"/api/v1/cases/{case.id}/interventions/{item.id}"
         )
@@ -260,8 +311,9 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
         ctx: Ctx,
         version: Version,
     ) -> Any:
+        submitted = checked(intervention_patch, body)
         case, _ = records.update_intervention(
-            ctx, case_id, intervention_id, version.value, dump(body)
+            ctx, case_id, intervention_id, seen(version, submitted), submitted
         )
         return respond(ctx, case, 200)
 
@@ -288,7 +340,7 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     def add_risk(case_id: uuid.UUID, body: RiskIn, idem: IdempotencyDep, ctx: Ctx) -> Any:
         if (again := replayed(ctx, idem)) is not None:
             return again
-        case, item = records.add_risk(ctx, case_id, dump(body))
+        case, item = records.add_risk(ctx, case_id, checked(risk_in, body))
         return respond(
             ctx, case, 201, idem, location=f"/api/v1/cases/{case.id}/risk-assessments/{item.id}"
         )
@@ -302,7 +354,10 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     def update_risk(
         case_id: uuid.UUID, assessment_id: uuid.UUID, body: RiskPatch, ctx: Ctx, version: Version
     ) -> Any:
-        case, _ = records.update_risk(ctx, case_id, assessment_id, version.value, dump(body))
+        submitted = checked(risk_patch, body)
+        case, _ = records.update_risk(
+            ctx, case_id, assessment_id, seen(version, submitted), submitted
+        )
         return respond(ctx, case, 200)
 
     @router.delete(
@@ -324,6 +379,8 @@ def build_router(schemas: CaseSchemas) -> APIRouter:
     )
     def put_survey(case_id: uuid.UUID, body: SurveyIn, ctx: Ctx, version: Version) -> Any:
         """Bara för avslutade ärenden. Fråga 203 besvaras bara när 202 är en förbättring."""
-        return respond(ctx, records.put_survey(ctx, case_id, version.value, dump(body)), 200)
+        submitted = checked(survey_in, body)
+        case = records.put_survey(ctx, case_id, seen(version, submitted), submitted)
+        return respond(ctx, case, 200)
 
     return router

@@ -69,6 +69,16 @@ class ExclusionIn(Strict):
     reason: ExclusionReason = Field(description="Orsak till att ärendet undantas från statistiken.")
 
 
+class CaseWarning(Strict):
+    """A catalogue consistency check the case fails (``variables/checks.yaml``).
+    Not an error: the data is saved. See docs/errors.md."""
+
+    pointer: str = Field(description="JSON-pekare in i ärendet som API:t returnerar det")
+    code: str = Field(description="Kontrollens nyckel i katalogen (the check's key)")
+    detail: str
+    detail_en: str
+
+
 class RevisionRead(BaseModel):
     version: int
     changed_at: datetime
@@ -204,6 +214,14 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
         version=(int, ...),
         created_at=(datetime, ...),
         updated_at=(datetime, ...),
+        warnings=(
+            list[CaseWarning],
+            Field(
+                default_factory=list,
+                description="Motsägelser att kontrollera: sparat, men värt en extra blick "
+                "(consistency warnings; they never block a save)",
+            ),
+        ),
     )
     summary = _strict(
         "CaseSummary",
@@ -211,6 +229,7 @@ def build_case_schemas(catalogue: Catalogue) -> CaseSchemas:
         unit_id=(uuid.UUID, ...),
         actualised_on=(date, ...),
         closed_on=(date | None, None),
+        caseworker_ref=(str | None, None),
         status=(status, ...),
         is_excluded=(bool, ...),
         version=(int, ...),

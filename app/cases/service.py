@@ -9,23 +9,41 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
+from app.cases.bodies import Submitted
+from app.cases.consistency import case_warnings
 from app.cases.context import CaseContext
-from app.cases.rules import AGE_BASIS_ACTUAL, AGE_BASIS_KEY, AGE_KEY, adult, case_dates
+from app.cases.rules import (
+    AGE_BASIS_ACTUAL,
+    AGE_BASIS_KEY,
+    AGE_KEY,
+    Dated,
+    adult,
+    case_dates,
+    explain_age,
+)
 from app.cases.scope import get_case, scoped
-from app.cases.status import derive_status
+from app.cases.status import PHASE_STATUSES, derive_status
 from app.cases.values import merge_local, merge_texts, merge_values, split_values
+from app.catalogue.loader import Catalogue
 from app.clock import today
 from app.db import new_object, remember_new
 from app.errors import Conflict, FieldError, PreconditionFailed, ValidationFailed
 from app.local_variables.service import for_municipality
-from app.models import Case, CaseRevision, KodnyckelEntry, Unit
+from app.models import Case, CaseRevision, Intervention, KodnyckelEntry, Unit
 from app.security.crypto import encrypt_text, pseudonym
-from app.security.identifiers import InvalidClientIdentifier, age_on, normalise_client_identifier
+from app.security.identifiers import (
+    ClientIdentifier,
+    InvalidClientIdentifier,
+    age_on,
+    normalise_client_identifier,
+)
 from app.security.sealed import open_sealed, seal
 
 DATE_POINTERS = {
@@ -47,12 +65,23 @@ def check_version(case: Case, expected: int) -> None:
         )
 
 
-def _raise(errors: list[FieldError]) -> None:
+def check_submitted_version(case: Case, expected: int, submitted: Submitted) -> None:
+    """:func:`check_version` for a checked body: a body with type errors is
+    wrong whatever the version, so those errors are answered (422), not 412."""
+    try:
+        check_version(case, expected)
+    except PreconditionFailed:
+        if submitted.errors:
+            raise ValidationFailed(submitted.errors) from None
+        raise
+
+
+def _raise(errors: Sequence[FieldError]) -> None:
     if errors:
         raise ValidationFailed(errors)
 
 
-def _resolve_unit(ctx: CaseContext, unit_id: uuid.UUID | None) -> Unit:
+def _resolve_unit(ctx: CaseContext, unit_id: uuid.UUID | None) -> Unit | FieldError:
     principal = ctx.principal
     if principal.role == "caseworker":
         if unit_id is not None and unit_id != principal.unit_id:
@@ -65,64 +94,69 @@ def _resolve_unit(ctx: CaseContext, unit_id: uuid.UUID | None) -> Unit:
         else None
     )
     if unit is None or unit.municipality_code != principal.municipality_code or not unit.is_active:
-        raise ValidationFailed(
-            [FieldError("/unit_id", "unknown_unit", "Okänd verksamhet.", "Unknown unit.")]
-        )
+        return FieldError("/unit_id", "unknown_unit", "Okänd verksamhet.", "Unknown unit.")
     return unit
 
 
-def _identify(
-    ctx: CaseContext, raw: str, actualised_on: date, values: dict[str, Any]
-) -> tuple[str, str, int]:
-    """Normalise the client identifier and derive the pseudonym; fill in age."""
+_IDENTIFIER_MESSAGES = {
+    "checksum": ("Kontrollsiffran stämmer inte.", "The check digit is wrong."),
+    "date": (
+        "Födelsedatumet i numret finns inte.",
+        "The birth date in the number does not exist.",
+    ),
+    "future": ("Födelsedatumet ligger i framtiden.", "The birth date is in the future."),
+    "format": (
+        "Ogiltigt format på klientens identitet.",
+        "Invalid format of the client identifier.",
+    ),
+}
+
+
+def _check_identifier(
+    raw: str, actualised_on: date | None, values: dict[str, Any], errors: list[FieldError]
+) -> ClientIdentifier | None:
+    """Normalise the client identifier; fill in the age it gives (or check the
+    age given against it). Problems go to ``errors``."""
     try:
         identifier = normalise_client_identifier(raw, today=today())
     except InvalidClientIdentifier as exc:
-        messages = {
-            "checksum": ("Kontrollsiffran stämmer inte.", "The check digit is wrong."),
-            "date": (
-                "Födelsedatumet i numret finns inte.",
-                "The birth date in the number does not exist.",
-            ),
-            "future": ("Födelsedatumet ligger i framtiden.", "The birth date is in the future."),
-            "format": (
-                "Ogiltigt format på klientens identitet.",
-                "Invalid format of the client identifier.",
-            ),
-        }
-        sv, en = messages.get(exc.reason_code, messages["format"])
-        raise ValidationFailed(
-            [FieldError("/client_id", f"client_id_{exc.reason_code}", sv, en)]
-        ) from None
-    if identifier.birth_date is not None:
-        if identifier.birth_date > actualised_on:
-            raise ValidationFailed(
-                [
-                    FieldError(
-                        "/client_id",
-                        "client_id_future",
-                        "Klienten var inte född vid aktualiseringen.",
-                        "The client was not born when the case opened.",
-                    )
-                ]
+        sv, en = _IDENTIFIER_MESSAGES.get(exc.reason_code, _IDENTIFIER_MESSAGES["format"])
+        errors.append(FieldError("/client_id", f"client_id_{exc.reason_code}", sv, en))
+        return None
+    if identifier.birth_date is None or actualised_on is None:
+        return identifier
+    if identifier.birth_date > actualised_on:
+        errors.append(
+            FieldError(
+                "/client_id",
+                "client_id_future",
+                "Klienten var inte född vid aktualiseringen.",
+                "The client was not born when the case opened.",
             )
-        age = age_on(identifier.birth_date, actualised_on)
-        _raise(adult(age, "/client_id"))
-        given = values.get(AGE_KEY)
-        if given is None:
+        )
+        return identifier
+    age = age_on(identifier.birth_date, actualised_on)
+    under = adult(age, "/client_id")
+    errors += under
+    given = values.get(AGE_KEY)
+    if given is None:
+        if not under:
             values[AGE_KEY] = age
             values.setdefault(AGE_BASIS_KEY, AGE_BASIS_ACTUAL)
-        elif abs(given - age) > 1:
-            _raise(
-                [
-                    FieldError(
-                        f"/values/{AGE_KEY}",
-                        "age_mismatch",
-                        "Åldern stämmer inte med personnumret.",
-                        "The age does not match the personal identity number.",
-                    )
-                ]
+    elif abs(given - age) > 1:
+        errors.append(
+            FieldError(
+                f"/values/{AGE_KEY}",
+                "age_mismatch",
+                "Åldern stämmer inte med personnumret.",
+                "The age does not match the personal identity number.",
             )
+        )
+    return identifier
+
+
+def _pseudonymise(ctx: CaseContext, identifier: ClientIdentifier) -> tuple[str, int]:
+    """The pseudonym under the municipality's key (and the kodnyckel entry)."""
     municipality = ctx.principal.municipality_code or ""
     # Create the municipality's data key now, before the case is in the session:
     # creating it later (first comment) would flush the case mid-request.
@@ -131,7 +165,7 @@ def _identify(
     client_pseudonym = pseudonym(key, identifier.canonical)
     if municipality in ctx.settings.kodnyckel_municipalities:
         _store_kodnyckel(ctx, municipality, client_pseudonym, identifier.canonical)
-    return client_pseudonym, identifier.kind, version
+    return client_pseudonym, version
 
 
 def _store_kodnyckel(
@@ -250,75 +284,145 @@ def serialise(ctx: CaseContext, case: Case) -> dict[str, Any]:
         "version": case.version,
         "created_at": case.created_at,
         "updated_at": case.updated_at,
+        "warnings": [w.as_json() for w in case_warnings(ctx.catalogue, case)],
     }
 
 
-def _apply_values(
-    ctx: CaseContext, case: Case, data: dict[str, Any], *, is_closed: bool
-) -> tuple[list[str], list[FieldError]]:
-    """Merge values, local values and comments from ``data`` into ``case``."""
+@dataclass
+class ValueChange:
+    """Submitted values and local values merged into a case's (checked, not
+    applied yet), the names of what changed and the problems found."""
+
+    values: dict[str, Any]
+    changed: list[str]
+    errors: list[FieldError]
+
+
+def _check_values(
+    ctx: CaseContext,
+    municipality: str,
+    stored: dict[str, Any],
+    submitted: Submitted,
+    *,
+    is_closed: bool,
+) -> ValueChange:
+    """Merge values and local values from the valid part of a body into the
+    stored ones, with every rule across them. Keys that failed their type
+    check are left out, and rules that read them are not judged."""
+    data = submitted.data
     changed: list[str] = []
     errors: list[FieldError] = []
-    shared, local = split_values(case.values)
+    shared, local = split_values(stored)
     incoming = data.get("values") or {}
-    if incoming:
-        shared, errs = merge_values(ctx.catalogue, shared, incoming, is_closed=is_closed)
+    undecided = {
+        e.pointer.split("/")[2] for e in submitted.errors if e.pointer.startswith("/values/")
+    }
+    if incoming or undecided:
+        shared, errs = merge_values(
+            ctx.catalogue, shared, incoming, is_closed=is_closed, undecided=undecided
+        )
         errors += errs
         changed += list(incoming)
     incoming_local = data.get("local_values") or {}
     if incoming_local:
         local, errs = merge_local(
-            for_municipality(ctx.session, case.municipality_code), local, incoming_local
+            for_municipality(ctx.session, municipality), local, incoming_local
         )
         errors += errs
         changed += list(incoming_local)
-    case.values = {**shared, **local}
-    incoming_comments = data.get("comments") or {}
-    if incoming_comments:
-        stored = open_sealed(
-            ctx.session,
-            ctx.keyring,
-            case.municipality_code,
-            case.comments_ciphertext,
-            case.data_key_version,
-            context=case_comments_context(case.id),
-        )
-        texts = merge_texts(stored, incoming_comments)
-        case.comments_ciphertext, case.data_key_version = seal(
-            ctx.session,
-            ctx.keyring,
-            case.municipality_code,
-            texts,
-            context=case_comments_context(case.id),
-        )
-        changed += [f"comment:{k}" for k in incoming_comments]
-    return changed, errors
+    changed += [f"comment:{k}" for k in data.get("comments") or {}]
+    return ValueChange({**shared, **local}, changed, errors)
 
 
-def create_case(ctx: CaseContext, data: dict[str, Any]) -> Case:
-    unit = _resolve_unit(ctx, data.get("unit_id"))
-    actualised_on: date = data["actualised_on"]
-    values = dict(data.get("values") or {})
-    errors = case_dates(
-        actualised_on=actualised_on,
-        closed_on=None,
-        intervention_starts=[],
-        today=today(),
-        pointers=DATE_POINTERS,
+def _seal_comments(ctx: CaseContext, case: Case, incoming: dict[str, str | None]) -> None:
+    if not incoming:
+        return
+    stored = open_sealed(
+        ctx.session,
+        ctx.keyring,
+        case.municipality_code,
+        case.comments_ciphertext,
+        case.data_key_version,
+        context=case_comments_context(case.id),
     )
+    case.comments_ciphertext, case.data_key_version = seal(
+        ctx.session,
+        ctx.keyring,
+        case.municipality_code,
+        merge_texts(stored, incoming),
+        context=case_comments_context(case.id),
+    )
+
+
+def intervention_dates(catalogue: Catalogue, interventions: Iterable[Intervention]) -> list[Dated]:
+    """The interventions' start dates, named by their type (for date rules)."""
+    types = catalogue.variables["intervention_type"]
+    named = []
+    for item in interventions:
+        if item.start_on is None:
+            continue
+        option = types.option(item.type_code) if item.type_code is not None else None
+        sv, en = (option.label.sv, option.label.en) if option else ("?", "?")
+        named.append(Dated(item.start_on, sv, en))
+    return named
+
+
+def as_submitted(data: dict[str, Any] | Submitted) -> Submitted:
+    """Services take a checked body (:mod:`app.cases.bodies`) or, from code
+    that validated already (the import), its valid dict."""
+    return data if isinstance(data, Submitted) else Submitted(data)
+
+
+def create_case(ctx: CaseContext, body: dict[str, Any] | Submitted) -> Case:
+    """Register a case. Every problem of the request (its type errors and the
+    rules) is reported together; nothing is written unless there are none."""
+    submitted = as_submitted(body)
+    data = submitted.data
+    errors = explain_age(submitted.errors, f"/values/{AGE_KEY}")
+    unit = _resolve_unit(ctx, data.get("unit_id"))
+    if isinstance(unit, FieldError):
+        errors.append(unit)
+    actualised_on: date | None = data.get("actualised_on")
+    values = dict(data.get("values") or {})
+    if actualised_on is not None:
+        errors += case_dates(
+            actualised_on=actualised_on,
+            closed_on=None,
+            interventions=[],
+            today=today(),
+            pointers=DATE_POINTERS,
+        )
+    identifier = None
+    if "client_id" in data:
+        identifier = _check_identifier(data["client_id"], actualised_on, values, errors)
+    municipality = (
+        unit.municipality_code if isinstance(unit, Unit) else ctx.principal.municipality_code
+    )
+    change = _check_values(
+        ctx,
+        municipality or "",
+        {},
+        Submitted({**data, "values": values}, submitted.errors),
+        is_closed=False,
+    )
+    errors += change.errors
     _raise(errors)
-    client_pseudonym, kind, key_version = _identify(ctx, data["client_id"], actualised_on, values)
+    # Each is present when nothing failed: a missing one is an error above.
+    assert isinstance(unit, Unit)
+    assert identifier is not None
+    assert actualised_on is not None
+    client_pseudonym, key_version = _pseudonymise(ctx, identifier)
     case = Case(
         id=uuid.uuid4(),
         unit_id=unit.id,
         municipality_code=unit.municipality_code,
         district_code=unit.district_code,
         client_pseudonym=client_pseudonym,
-        client_id_kind=kind,
+        client_id_kind=identifier.kind,
         pseudonym_key_version=key_version,
         caseworker_ref=data.get("caseworker_ref"),
         actualised_on=actualised_on,
-        values={},
+        values=change.values,
         catalogue_version=ctx.catalogue.version,
         version=1,
         created_by_id=ctx.principal.user_id,
@@ -326,8 +430,7 @@ def create_case(ctx: CaseContext, data: dict[str, Any]) -> Case:
         risk_assessments=[],
         survey=None,
     )
-    changed, errors = _apply_values(ctx, case, {**data, "values": values}, is_closed=False)
-    _raise(errors)
+    _seal_comments(ctx, case, data.get("comments") or {})
     refresh_derived(case)
     ctx.session.add(case)
     remember_new(ctx.session, case)
@@ -335,7 +438,7 @@ def create_case(ctx: CaseContext, data: dict[str, Any]) -> Case:
         "client_id",
         "actualised_on",
         *(["caseworker_ref"] if case.caseworker_ref else []),
-        *changed,
+        *change.changed,
     ]
     record_revision(ctx, case, "create", fields)
     ctx.audit(
@@ -367,6 +470,11 @@ def _after(cursor: str) -> tuple[date, uuid.UUID]:
         ) from None
 
 
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def list_cases(
     ctx: CaseContext,
     *,
@@ -376,18 +484,53 @@ def list_cases(
     actualised_to: date | None,
     limit: int,
     cursor: str | None = None,
+    phase: str | None = None,
+    reference: str | None = None,
+    excluded: bool | None = None,
+    mine: bool = False,
+    with_total: bool = False,
 ) -> dict[str, Any]:
     """A page of cases, newest opening date first (keyset pagination: the cost
-    of a page does not grow with how far into the list it is; no total count)."""
+    of a page does not grow with how far into the list it is).
+
+    ``reference`` searches the unit's own references (SUV 3 and the case-
+    management system's id); ``mine``: the cases the caller registered;
+    ``with_total``: also count the whole selection (the web's "N ärenden")."""
     query = scoped(select(Case), ctx.principal)
+    used: list[str] = []
     if status is not None:
         query = query.where(Case.status == status)
+        used.append("status")
+    if phase is not None:
+        query = query.where(Case.status.in_(PHASE_STATUSES[phase]))
+        used.append("phase")
     if unit_id is not None:
         query = query.where(Case.unit_id == unit_id)
+        used.append("unit_id")
     if actualised_from is not None:
         query = query.where(Case.actualised_on >= actualised_from)
+        used.append("actualised_from")
     if actualised_to is not None:
         query = query.where(Case.actualised_on <= actualised_to)
+        used.append("actualised_to")
+    if reference:
+        pattern = _like(reference)
+        query = query.where(
+            or_(
+                func.lower(Case.caseworker_ref).like(pattern, escape="\\"),
+                func.lower(Case.source_ref).like(pattern, escape="\\"),
+            )
+        )
+        used.append("reference")
+    if excluded is not None:
+        query = query.where(Case.is_excluded.is_(excluded))
+        used.append("is_excluded")
+    if mine:
+        query = query.where(Case.created_by_id == ctx.principal.user_id)
+        used.append("mine")
+    total = None
+    if with_total:
+        total = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if cursor is not None:
         on, after_id = _after(cursor)
         query = query.where(
@@ -398,14 +541,15 @@ def list_cases(
     ).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    ctx.audit("case.list", object_type="case", fields=[])
-    return {
+    ctx.audit("case.list", object_type="case", fields=used)
+    page: dict[str, Any] = {
         "items": [
             {
                 "id": c.id,
                 "unit_id": c.unit_id,
                 "actualised_on": c.actualised_on,
                 "closed_on": c.closed_on,
+                "caseworker_ref": c.caseworker_ref,
                 "status": c.status,
                 "is_excluded": c.is_excluded,
                 "version": c.version,
@@ -415,15 +559,34 @@ def list_cases(
         "limit": limit,
         "next_cursor": _cursor(rows[-1]) if more else None,
     }
+    if total is not None:
+        page["total"] = total
+    return page
+
+
+def changes_since(ctx: CaseContext, case: Case, version: int) -> list[str]:
+    """Names of the fields changed after ``version`` of a case the caller has
+    read (for "someone else changed …" after a stale save)."""
+    rows = ctx.session.scalars(
+        select(CaseRevision.fields)
+        .where(CaseRevision.case_id == case.id, CaseRevision.version > version)
+        .order_by(CaseRevision.version)
+    ).all()
+    names: list[str] = []
+    for fields in rows:
+        names += [name for name in fields if name not in names]
+    return names
 
 
 def update_case(
-    ctx: CaseContext, case_id: uuid.UUID, expected_version: int, data: dict[str, Any]
+    ctx: CaseContext, case_id: uuid.UUID, expected_version: int, body: dict[str, Any] | Submitted
 ) -> Case:
     case = get_case(ctx.session, ctx.principal, case_id)
-    check_version(case, expected_version)
+    submitted = as_submitted(body)
+    check_submitted_version(case, expected_version, submitted)
+    data = submitted.data
+    errors = explain_age(submitted.errors, f"/values/{AGE_KEY}")
     changed: list[str] = []
-    errors: list[FieldError] = []
     if "actualised_on" in data:
         if data["actualised_on"] is None:
             errors.append(
@@ -440,15 +603,15 @@ def update_case(
     if "caseworker_ref" in data:
         case.caseworker_ref = data["caseworker_ref"]
         changed.append("caseworker_ref")
-    value_changes, value_errors = _apply_values(
-        ctx, case, data, is_closed=case.closed_on is not None
+    change = _check_values(
+        ctx, case.municipality_code, case.values, submitted, is_closed=case.closed_on is not None
     )
-    errors += value_errors
-    changed += value_changes
+    errors += change.errors
+    changed += change.changed
     errors += case_dates(
         actualised_on=case.actualised_on,
         closed_on=case.closed_on,
-        intervention_starts=[i.start_on for i in case.interventions],
+        interventions=intervention_dates(ctx.catalogue, case.interventions),
         today=today(),
         # Only the opening date can move here: whatever it passes is its error.
         pointers=dict.fromkeys(DATE_POINTERS, DATE_POINTERS["actualised_on"]),
@@ -456,10 +619,12 @@ def update_case(
     if "actualised_on" in changed:
         errors += _records_predating(case)
     if AGE_KEY in (data.get("values") or {}):
-        errors += adult(case.values.get(AGE_KEY), f"/values/{AGE_KEY}")
+        errors += adult(change.values.get(AGE_KEY), f"/values/{AGE_KEY}", estimated_allowed=True)
     _raise(errors)
     if not changed:
         return case
+    case.values = change.values
+    _seal_comments(ctx, case, data.get("comments") or {})
     refresh_derived(case)
     touch(case)
     record_revision(ctx, case, "update", changed)
@@ -487,25 +652,33 @@ def _records_predating(case: Case) -> list[FieldError]:
 
 
 def close_case(
-    ctx: CaseContext, case_id: uuid.UUID, expected_version: int, data: dict[str, Any]
+    ctx: CaseContext, case_id: uuid.UUID, expected_version: int, body: dict[str, Any] | Submitted
 ) -> Case:
     case = get_case(ctx.session, ctx.principal, case_id)
-    check_version(case, expected_version)
+    submitted = as_submitted(body)
+    check_submitted_version(case, expected_version, submitted)
     if case.closed_on is not None:
         raise Conflict("Ärendet är redan avslutat.", "The case is already closed.")
-    case.closed_on = data["closed_on"]
-    errors = case_dates(
-        actualised_on=case.actualised_on,
-        closed_on=case.closed_on,
-        intervention_starts=[i.start_on for i in case.interventions],
-        today=today(),
-        pointers={**DATE_POINTERS, "intervention": "/closed_on"},
-    )
-    changed, value_errors = _apply_values(ctx, case, data, is_closed=True)
-    _raise(errors + value_errors)
+    data = submitted.data
+    errors = list(submitted.errors)
+    closed_on: date | None = data.get("closed_on")
+    if closed_on is not None:
+        errors += case_dates(
+            actualised_on=case.actualised_on,
+            closed_on=closed_on,
+            interventions=intervention_dates(ctx.catalogue, case.interventions),
+            today=today(),
+            pointers={**DATE_POINTERS, "intervention": "/closed_on"},
+        )
+    change = _check_values(ctx, case.municipality_code, case.values, submitted, is_closed=True)
+    errors += change.errors
+    _raise(errors)
+    case.closed_on = closed_on
+    case.values = change.values
+    _seal_comments(ctx, case, data.get("comments") or {})
     refresh_derived(case)
     touch(case)
-    fields = ["closed_on", *changed]
+    fields = ["closed_on", *change.changed]
     record_revision(ctx, case, "close", fields)
     ctx.audit(
         "case.close", object_id=case.id, fields=fields, municipality_code=case.municipality_code

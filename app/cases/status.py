@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from app.models import Case
 
+PHASE_STATUSES: dict[str, tuple[str, ...]] = {
+    "fore": ("aktualiserad",),
+    "under": ("fatt_insats",),
+    "efter": ("avslutad", "avslutsorsak_angiven", "maluppfoljning_angiven"),
+    "brukarenkat": ("brukarenkat_genomford",),
+}
+"""The phase a case is in, by its funnel status (the case list's phase filter)."""
+
 
 def derive_status(case: Case) -> str:
     if case.survey is not None:

@@ -4,7 +4,7 @@ distinct; ``null`` in a request clears a value."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from app.catalogue.loader import Catalogue
@@ -20,7 +20,10 @@ def merge_values(
     *,
     is_closed: bool,
     pointer: str = "/values",
+    undecided: Collection[str] = (),
 ) -> tuple[dict[str, Any], list[FieldError]]:
+    """``undecided``: keys whose submitted value failed its type check (not in
+    ``incoming``); rules that read them are not judged."""
     merged = dict(stored)
     errors: list[FieldError] = []
     for key, value in incoming.items():
@@ -40,7 +43,7 @@ def merge_values(
                 )
             )
         merged[key] = normalise_multi(variable, value)
-    errors += check_skip_logic(catalogue.variables, merged, pointer)
+    errors += check_skip_logic(catalogue.variables, merged, pointer, undecided)
     return merged, errors
 
 

@@ -9,7 +9,6 @@ that span variables (exclusive options, skip logic, dates) live in
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -18,21 +17,16 @@ from pydantic_core import PydanticCustomError
 
 from app.catalogue.loader import Catalogue
 from app.catalogue.spec import ExtraField, Variable, VariableType
+from app.patterns import ISO_DATE, unstorable
 
 COMMENT_MAX_LENGTH = 4000
-
-# Lone surrogates come from JSON escapes such as "\ud800": valid JSON, but not
-# text that can be encoded, encrypted or stored.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def no_nul(value: str) -> str:
     """Reject NUL characters and lone surrogates (never quoting the text)."""
-    if "\x00" in value:
-        raise PydanticCustomError("nul_character", "NUL characters are not allowed")
-    if _SURROGATE.search(value):
-        raise PydanticCustomError("string_unicode", "The text is not valid Unicode")
+    problem = unstorable(value)
+    if problem is not None:
+        raise PydanticCustomError(problem, "The text cannot be stored")
     return value
 
 
@@ -42,7 +36,7 @@ SafeText = Annotated[str, AfterValidator(no_nul)]
 def _integer_only(value: Any) -> Any:
     """A code is a JSON integer: ``true`` and ``1.0`` are not code 1."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PydanticCustomError("int_type", "Give an integer code")
+        raise PydanticCustomError("code_type", "Give an integer code")
     return value
 
 
@@ -50,7 +44,7 @@ def _iso_date_only(value: Any) -> Any:
     """A date is ``YYYY-MM-DD``: no timestamps, datetimes or numbers."""
     if isinstance(value, date):
         return value
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
         raise PydanticCustomError("date_parsing", "Give a date as YYYY-MM-DD")
     return value
 

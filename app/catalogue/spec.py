@@ -89,6 +89,9 @@ class Variable(Spec):
     type: VariableType
     label: Text
     question: Text
+    form_label: Text | None = None
+    """A plain label for the field in a record's form, where the variable's
+    name says more than the field asks (90: "Skattningsinstrument")."""
     survey_question: Text | None = None
     """The client-facing wording (the bracketed text of Bilaga 2), in sv/en/ar/so."""
     project_specific: bool = False
@@ -161,6 +164,65 @@ class Group(Spec):
     extra_fields: tuple[ExtraField, ...] = ()
 
 
+class CheckKind(StrEnum):
+    values = "values"
+    """Conditions on the case's values (and on whether it has records of a group)."""
+    record = "record"
+    """Conditions on the fields of one record of ``group``."""
+    duplicate = "duplicate"
+    """Two records of ``group`` alike in every field of ``same``."""
+
+
+class When(Spec):
+    """One condition of a consistency check: a variable (or field of the
+    record) has one of ``any_of`` or is (not) registered; or the case has (no)
+    records of a group."""
+
+    variable: str | None = Field(default=None, pattern=KEY_PATTERN)
+    records: str | None = Field(default=None, pattern=KEY_PATTERN)
+    any_of: tuple[int, ...] = ()
+    present: bool | None = None
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> When:
+        if (self.variable is None) == (self.records is None):
+            raise ValueError("a condition names either a variable or records")
+        if self.records is not None and (self.present is None or self.any_of):
+            raise ValueError("a records condition says only present: true or false")
+        if self.variable is not None and (bool(self.any_of) == (self.present is not None)):
+            raise ValueError("a variable condition has either any_of or present")
+        return self
+
+
+class ConsistencyCheck(Spec):
+    """A combination a coordinator would question: saved, but with a warning
+    (the API's ``warnings``, a confirmation on the web, the data-quality
+    report). Hard rules are not here: they refuse the save."""
+
+    key: str = Field(pattern=KEY_PATTERN)
+    kind: CheckKind
+    label: Text
+    """A short name for lists (the data-quality report)."""
+    message: Text
+    """What is odd and what to check. ``{key}`` placeholders name fields of the
+    record (or variables): an option's label, a date."""
+    group: str | None = Field(default=None, pattern=KEY_PATTERN)
+    when: tuple[When, ...] = ()
+    same: tuple[str, ...] = ()
+    points_at: str = Field(pattern=KEY_PATTERN)
+    """The variable or field the warning is shown at."""
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> ConsistencyCheck:
+        if (self.kind is CheckKind.values) != (self.group is None):
+            raise ValueError("record and duplicate checks name a group; values checks none")
+        if self.kind is CheckKind.duplicate and (len(self.same) < 1 or self.when):
+            raise ValueError("a duplicate check names the fields in same (and no when)")
+        if self.kind is not CheckKind.duplicate and (self.same or not self.when):
+            raise ValueError("a values or record check has conditions in when (and no same)")
+        return self
+
+
 class CatalogueFile(Spec):
     """One YAML file of ``variables/``."""
 
@@ -169,6 +231,7 @@ class CatalogueFile(Spec):
     name: str
     variables: tuple[Variable, ...] = ()
     groups: tuple[Group, ...] = ()
+    checks: tuple[ConsistencyCheck, ...] = ()
 
 
 class LocalVariable(Variable):

@@ -4,96 +4,63 @@ with a JSON pointer, in Swedish with English."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
 from app.catalogue.spec import Variable, VariableType
-from app.errors import FieldError
-
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from app.errors import FieldError, field_error
+from app.patterns import ISO_DATE, unstorable
 
 
 def _err(pointer: str, code: str, sv: str, en: str) -> FieldError:
     return FieldError(pointer, code, sv, en)
 
 
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_value(variable: Variable, value: Any, pointer: str) -> list[FieldError]:
-    """Type and code checks for one value (used for local variables, which have
-    no generated model, and as the single place for multi-choice rules)."""
+    """Type and code checks for one value, with the same codes and messages as
+    the catalogue-generated models (local variables have no generated model;
+    multi-choice rules live only here)."""
     if value is None:
         return []
     kind = variable.type
     if kind is VariableType.single:
-        if isinstance(value, bool) or not isinstance(value, int):
-            return [_err(pointer, "type", "Ange en kod (heltal).", "Give a code (integer).")]
+        if not _is_integer(value):
+            return [field_error(pointer, "wrong_type", expected="code")]
         if value not in variable.active_codes:
-            return [
-                _err(
-                    pointer,
-                    "unknown_code",
-                    "Koden finns inte i kodlistan.",
-                    "Code not in the code list.",
-                )
-            ]
+            return [field_error(pointer, "unknown_code")]
         return []
     if kind is VariableType.multi:
         return check_multi(variable, value, pointer)
     if kind is VariableType.integer:
-        if isinstance(value, bool) or not isinstance(value, int):
-            return [_err(pointer, "type", "Ange ett heltal.", "Give an integer.")]
+        if not _is_integer(value):
+            return [field_error(pointer, "wrong_type", expected="integer")]
         if variable.minimum is not None and value < variable.minimum:
-            return [
-                _err(
-                    pointer,
-                    "too_small",
-                    f"Värdet måste vara minst {variable.minimum}.",
-                    f"Must be at least {variable.minimum}.",
-                )
-            ]
+            return [field_error(pointer, "too_small", limit=variable.minimum)]
         if variable.maximum is not None and value > variable.maximum:
-            return [
-                _err(
-                    pointer,
-                    "too_large",
-                    f"Värdet får vara högst {variable.maximum}.",
-                    f"Must be at most {variable.maximum}.",
-                )
-            ]
+            return [field_error(pointer, "too_large", limit=variable.maximum)]
         return []
     if kind is VariableType.date:
-        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        if isinstance(value, str) and ISO_DATE.fullmatch(value):
             try:
                 date.fromisoformat(value)
             except ValueError:
                 pass
             else:
                 return []
-        return [_err(pointer, "date", "Ogiltigt datum (ÅÅÅÅ-MM-DD).", "Invalid date (YYYY-MM-DD).")]
+        return [field_error(pointer, "invalid_date")]
     if not isinstance(value, str):
-        return [_err(pointer, "type", "Ange en text.", "Give a text.")]
-    if "\x00" in value:
-        return [
-            _err(
-                pointer,
-                "nul_character",
-                "Texten innehåller otillåtna tecken (NUL).",
-                "The text contains forbidden characters (NUL).",
-            )
-        ]
-    if _SURROGATE.search(value):
-        return [
-            _err(
-                pointer,
-                "string_unicode",
-                "Texten är inte giltig UTF-8.",
-                "The text is not valid UTF-8.",
-            )
-        ]
-    if len(value) > (variable.max_length or 2000):
-        return [_err(pointer, "string_too_long", "Texten är för lång.", "The text is too long.")]
+        return [field_error(pointer, "wrong_type", expected="text")]
+    problem = unstorable(value)
+    if problem is not None:
+        return [field_error(pointer, problem)]
+    limit = variable.max_length or 2000
+    if len(value) > limit:
+        return [field_error(pointer, "too_long", limit=limit)]
     return []
 
 
@@ -108,9 +75,9 @@ def _labels(variable: Variable, codes: frozenset[int], lang: str) -> str:
 
 def check_multi(variable: Variable, value: Any, pointer: str) -> list[FieldError]:
     if not isinstance(value, list):
-        return [_err(pointer, "type", "Ange en lista med koder.", "Give a list of codes.")]
+        return [field_error(pointer, "wrong_type", expected="list")]
     if len(value) > len(variable.options):
-        return [_err(pointer, "too_long", "För många val.", "Too many choices.")]
+        return [field_error(pointer, "too_many", limit=len(variable.options))]
     exclusive_codes = variable.exclusive_codes
     if not value and not variable.empty_allowed:
         sv, en = "Välj minst ett alternativ.", "Choose at least one option."
@@ -147,13 +114,18 @@ def check_multi(variable: Variable, value: Any, pointer: str) -> list[FieldError
 
 
 def check_skip_logic(
-    variables: Mapping[str, Variable], values: Mapping[str, Any], pointer_prefix: str
+    variables: Mapping[str, Variable],
+    values: Mapping[str, Any],
+    pointer_prefix: str,
+    undecided: Collection[str] = (),
 ) -> list[FieldError]:
-    """A variable asked only under a condition must be empty when it does not hold."""
+    """A variable asked only under a condition must be empty when it does not
+    hold. ``undecided``: keys whose submitted value failed its own check, so
+    the conditions on them cannot be judged (their error is reported already)."""
     errors = []
     for variable in variables.values():
         cond = variable.applies_when
-        if cond is None or values.get(variable.key) is None:
+        if cond is None or values.get(variable.key) is None or cond.variable in undecided:
             continue
         if values.get(cond.variable) not in cond.any_of:
             source = variables[cond.variable]

@@ -19,6 +19,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from app.auth.passwords import set_demo_passwords
 from app.clock import today
 from app.config import Settings, default_data_dir
 from app.db import make_engine, make_session_factory, transaction
@@ -27,7 +28,6 @@ from app.importer.service import ImportReport
 from app.models import Case, User
 from app.synthetic.generator import GeneratorConfig, generate_cases
 from app.synthetic.identity import units_for
-from app.web.passwords import set_demo_passwords
 
 DEMO_MUNICIPALITIES = ("0180", "0126", "0127", "0181", "0182", "0380")
 """Stockholm (with districts), Huddinge, Botkyrka, Södertälje, Nacka (Stockholm

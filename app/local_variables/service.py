@@ -26,8 +26,10 @@ from app.errors import (
     NotFound,
     ValidationFailed,
     errors_from_pydantic,
+    field_error,
 )
 from app.models import LocalVariableDefinition
+from app.patterns import unstorable
 from app.reference import municipalities
 
 MAX_OPTIONS = 100
@@ -88,7 +90,7 @@ def _unsupported(variable: LocalVariable) -> list[FieldError]:
         errors.append(
             FieldError(
                 "/definition/options",
-                "too_long",
+                "too_many",
                 f"Högst {MAX_OPTIONS} svarsalternativ.",
                 f"At most {MAX_OPTIONS} options.",
             )
@@ -97,23 +99,11 @@ def _unsupported(variable: LocalVariable) -> list[FieldError]:
 
 
 def _text_error(text: str, pointer: str) -> FieldError | None:
-    if "\x00" in text:
-        return FieldError(
-            pointer,
-            "nul_character",
-            "Texten innehåller otillåtna tecken (NUL).",
-            "The text contains forbidden characters (NUL).",
-        )
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return FieldError(
-            pointer, "string_unicode", "Texten är inte giltig UTF-8.", "Invalid UTF-8 text."
-        )
+    problem = unstorable(text)
+    if problem is not None:
+        return field_error(pointer, problem)
     if len(text) > MAX_TEXT:
-        return FieldError(
-            pointer, "string_too_long", "Texten är för lång.", "The text is too long."
-        )
+        return field_error(pointer, "too_long", limit=MAX_TEXT)
     return None
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.deps import CaseUser, CatalogueDep, SessionDep, request_id
 from app.quality import service
-from app.quality.schemas import LackingCasesPage, QualityReport
+from app.quality.schemas import LackingCasesPage, QualityReport, WarningCasesPage
 
 router = APIRouter(prefix="/quality", tags=["quality"])
 
@@ -83,6 +83,42 @@ def lacking_cases(
         catalogue,
         principal,
         variable=variable,
+        unit_id=unit_id,
+        actualised_from=actualised_from,
+        actualised_to=actualised_to,
+        limit=limit,
+        offset=offset,
+        request_id=request_id(request),
+    )
+
+
+@router.get(
+    "/warnings",
+    response_model=WarningCasesPage,
+    responses=RESPONSES,
+    summary="Ärenden med en motsägelse (cases failing a consistency check)",
+)
+def warned_cases(
+    request: Request,
+    session: SessionDep,
+    principal: CaseUser,
+    catalogue: CatalogueDep,
+    check: Annotated[
+        str, Query(max_length=80, description="Kontrollens nyckel (variables/checks.yaml)")
+    ],
+    unit_id: UnitFilter = None,
+    actualised_from: From = None,
+    actualised_to: To = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Any:
+    """De ärenden som inte klarar en av katalogens rimlighetskontroller (t.ex. samma
+    insats två gånger samma dag), så att uppgifterna kan kontrolleras."""
+    return service.cases_warned(
+        session,
+        catalogue,
+        principal,
+        check=check,
         unit_id=unit_id,
         actualised_from=actualised_from,
         actualised_to=actualised_to,

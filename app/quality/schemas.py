@@ -57,6 +57,12 @@ class PhaseQuality(Out):
     variables: list[VariableQuality]
 
 
+class WarningCount(Out):
+    key: str = Field(description="Kontrollens nyckel i katalogen (variables/checks.yaml)")
+    label: Label
+    cases: int = Field(ge=0, description="Ärenden som inte klarar kontrollen")
+
+
 class QualityGroup(Out):
     unit_id: uuid.UUID | None = Field(description="Verksamheten, null för hela urvalet")
     unit_name: str | None
@@ -64,6 +70,9 @@ class QualityGroup(Out):
     excluded_cases: int = Field(ge=0, description="Undantagna ärenden, redovisas separat")
     funnel: list[FunnelStepRead]
     phases: list[PhaseQuality]
+    warnings: list[WarningCount] = Field(
+        description="Katalogens rimlighetskontroller: ärenden med en motsägelse att kontrollera"
+    )
 
 
 class QualityReport(Out):
@@ -80,12 +89,21 @@ class LackingCase(Out):
     id: uuid.UUID
     unit_id: uuid.UUID
     actualised_on: date
+    caseworker_ref: str | None = Field(description="SUV 3: handläggarens referens")
     status: str = Field(json_schema_extra={"enum": list(STATUSES)})
     version: int
 
 
 class LackingCasesPage(Out):
     variable: str
+    items: list[LackingCase]
+    total: int = Field(ge=0)
+    limit: int
+    offset: int
+
+
+class WarningCasesPage(Out):
+    check: str
     items: list[LackingCase]
     total: int = Field(ge=0)
     limit: int

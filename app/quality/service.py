@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    exists,
     false,
     func,
     literal,
@@ -34,9 +35,10 @@ from sqlalchemy.sql.expression import Subquery
 
 from app.audit.service import record
 from app.auth.principal import Principal
+from app.cases.consistency import INTERVENTION_FIELDS, RISK_FIELDS, SURVEY_FIELDS
 from app.cases.scope import scoped
 from app.catalogue.loader import Catalogue
-from app.catalogue.spec import Phase
+from app.catalogue.spec import CheckKind, ConsistencyCheck, Phase, When
 from app.errors import FieldError, NotFound, ValidationFailed
 from app.local_variables.service import for_municipality
 from app.models import Case, Intervention, RiskAssessment, SurveyResponse, Unit
@@ -118,6 +120,22 @@ def _value_in(dialect: str, column: Any, key: str, codes: Sequence[int]) -> Colu
     return func.json_extract(column, literal(_path(key), String())).in_(list(codes))
 
 
+def _json_text(dialect: str, column: Any, key: str) -> Any:
+    """The value under ``key`` as text (to compare records with each other)."""
+    if dialect == "postgresql":
+        return column.op("->>", return_type=String())(literal(key, String()))
+    return func.json_extract(column, literal(_path(key), String()))
+
+
+# The table of each repeated group and the columns of its fields (catalogue key
+# -> attribute); survey answers not listed are in the survey's values JSON.
+GROUP_TABLES: dict[str, tuple[Any, dict[str, str]]] = {
+    "intervention": (Intervention, INTERVENTION_FIELDS),
+    "risk_assessment": (RiskAssessment, RISK_FIELDS),
+    "survey": (SurveyResponse, SURVEY_FIELDS),
+}
+
+
 def _in_scope(selection: Selection, *columns: Any) -> Select[Any]:
     """The caller's cases (app.cases.scope) in the selection, as ``columns``."""
     query = scoped(select(Case), selection.principal).with_only_columns(*columns)
@@ -171,6 +189,7 @@ def _base_query(selection: Selection, checks: list[Check]) -> Select[Any]:
         Case.unit_id.label("unit_id"),
         Case.actualised_on.label("actualised_on"),
         Case.closed_on.label("closed_on"),
+        Case.caseworker_ref.label("caseworker_ref"),
         Case.status.label("status"),
         Case.version.label("version"),
         Case.is_excluded.label("is_excluded"),
@@ -240,6 +259,50 @@ class _Frame:
         lacks = f"lacks_{check.key}"
         return or_(no_record, c[lacks]) if lacks in c else no_record
 
+    def warned(self, check: ConsistencyCheck) -> ColumnElement[bool]:
+        """The case fails the consistency check (the SQL twin of
+        :func:`app.cases.consistency.check_case`)."""
+        c = self.sub.c
+        if check.kind is CheckKind.values:
+            return and_(*(self._values_condition(w) for w in check.when))
+        model, columns = GROUP_TABLES[check.group or ""]
+        query = select(literal(1)).select_from(model).where(model.case_id == c.case_id)
+        if check.kind is CheckKind.record:
+            conditions = [self._field_condition(model, columns, w) for w in check.when]
+            return exists(query.where(*conditions))
+        same = [self._field(model, columns, key) for key in check.same]
+        duplicates = query.where(*(f.is_not(None) for f in same)).group_by(*same)
+        return exists(duplicates.having(func.count() > 1))
+
+    def _values_condition(self, when: When) -> ColumnElement[bool]:
+        c = self.sub.c
+        if when.records is not None:
+            has = c.has_survey if when.records == "survey" else c[f"has_{when.records}"]
+            return has if when.present else not_(has)
+        key = when.variable or ""
+        if when.present is not None:
+            has_key = _has_key(self.dialect, c.case_values, key)
+            return has_key if when.present else not_(has_key)
+        return _value_in(self.dialect, c.case_values, key, when.any_of)
+
+    def _field(self, model: Any, columns: dict[str, str], key: str) -> Any:
+        if key in columns:
+            return getattr(model, columns[key])
+        # A survey question: in the survey's values JSON.
+        return _json_text(self.dialect, model.values, key)
+
+    def _field_condition(self, model: Any, columns: dict[str, str], when: When) -> Any:
+        key = when.variable or ""
+        if key not in columns:
+            if when.present is not None:
+                has_key = _has_key(self.dialect, model.values, key)
+                return has_key if when.present else not_(has_key)
+            return _value_in(self.dialect, model.values, key, when.any_of)
+        column = getattr(model, columns[key])
+        if when.present is not None:
+            return column.is_not(None) if when.present else column.is_(None)
+        return column.in_(list(when.any_of))
+
     def registered(self, step: str) -> ColumnElement[bool]:
         c = self.sub.c
         if step == "aktualiserad":
@@ -296,8 +359,9 @@ def checks_for(session: Session, catalogue: Catalogue, principal: Principal) -> 
     return build_checks(catalogue, list(local.values()))
 
 
-def _empty_counts(checks: list[Check]) -> dict[str, Any]:
+def _empty_counts(checks: list[Check], warnings: list[ConsistencyCheck]) -> dict[str, Any]:
     return {
+        "warnings": {w.key: 0 for w in warnings},
         "excluded": 0,
         "cases": 0,
         "funnel": {s.step: 0 for s in FUNNEL},
@@ -309,7 +373,10 @@ def _empty_counts(checks: list[Check]) -> dict[str, Any]:
 
 
 def _aggregate(
-    session: Session, selection: Selection, checks: list[Check]
+    session: Session,
+    selection: Selection,
+    checks: list[Check],
+    warnings: list[ConsistencyCheck],
 ) -> dict[uuid.UUID, dict[str, Any]]:
     dialect = session.get_bind().dialect.name
     frame = _Frame(_base_query(selection, checks).subquery("q"), dialect)
@@ -327,6 +394,8 @@ def _aggregate(
         by_phase.setdefault(check.phase, []).append((applicable, missing))
         named.append((("applicable", check.key), _count(and_(inc, applicable))))
         named.append((("missing", check.key), _count(and_(inc, missing))))
+    for warning in warnings:
+        named.append((("warnings", warning.key), _count(and_(inc, frame.warned(warning)))))
     for phase, pairs in by_phase.items():
         named.append((("phase_applicable", phase), _count(and_(inc, or_(*(a for a, _ in pairs))))))
         named.append((("phase_incomplete", phase), _count(and_(inc, or_(*(m for _, m in pairs))))))
@@ -335,7 +404,7 @@ def _aggregate(
     ).group_by(frame.sub.c.unit_id)
     result: dict[uuid.UUID, dict[str, Any]] = {}
     for row in session.execute(query):
-        counts = _empty_counts(checks)
+        counts = _empty_counts(checks, warnings)
         for ((section, key), _), value in zip(named, row[1:], strict=True):
             if key is None:
                 counts[section] = int(value)
@@ -358,7 +427,12 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def _group(counts: dict[str, Any], checks: list[Check], unit: Unit | None) -> dict[str, Any]:
+def _group(
+    counts: dict[str, Any],
+    checks: list[Check],
+    warnings: list[ConsistencyCheck],
+    unit: Unit | None,
+) -> dict[str, Any]:
     funnel = counts["funnel"]
     steps = []
     for step in FUNNEL:
@@ -409,6 +483,14 @@ def _group(counts: dict[str, Any], checks: list[Check], unit: Unit | None) -> di
         "excluded_cases": counts["excluded"],
         "funnel": steps,
         "phases": phases,
+        "warnings": [
+            {
+                "key": w.key,
+                "label": {"sv": w.label.sv, "en": w.label.en},
+                "cases": counts["warnings"][w.key],
+            }
+            for w in warnings
+        ],
     }
 
 
@@ -427,7 +509,8 @@ def report(
     unit = resolve_unit(session, principal, unit_id)
     selection = Selection(principal, unit, actualised_from, actualised_to)
     checks = checks_for(session, catalogue, principal)
-    per_unit = _aggregate(session, selection, checks)
+    warnings = list(catalogue.checks.values())
+    per_unit = _aggregate(session, selection, checks, warnings)
     if unit is not None:
         units = [unit]
     else:
@@ -439,7 +522,7 @@ def report(
             ).all()
         )
         units = [u for u in units if u.is_active or u.id in per_unit]
-    total = _empty_counts(checks)
+    total = _empty_counts(checks, warnings)
     for counts in per_unit.values():
         _add(total, counts)
     record(
@@ -456,9 +539,43 @@ def report(
         "unit_id": unit.id if unit else None,
         "actualised_from": actualised_from,
         "actualised_to": actualised_to,
-        "total": _group(total, checks, unit),
-        "units": [_group(per_unit.get(u.id) or _empty_counts(checks), checks, u) for u in units],
+        "total": _group(total, checks, warnings, unit),
+        "units": [
+            _group(per_unit.get(u.id) or _empty_counts(checks, warnings), checks, warnings, u)
+            for u in units
+        ],
     }
+
+
+def _case_page(
+    session: Session,
+    frame: _Frame,
+    condition: ColumnElement[bool],
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    c = frame.sub.c
+    total = session.scalar(select(func.count()).select_from(frame.sub).where(condition)) or 0
+    rows = session.execute(
+        select(c.case_id, c.unit_id, c.actualised_on, c.caseworker_ref, c.status, c.version)
+        .where(condition)
+        .order_by(c.actualised_on, c.case_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    items = [
+        {
+            "id": r.case_id,
+            "unit_id": r.unit_id,
+            "actualised_on": r.actualised_on,
+            "caseworker_ref": r.caseworker_ref,
+            "status": r.status,
+            "version": r.version,
+        }
+        for r in rows
+    ]
+    return items, total
 
 
 def cases_lacking(
@@ -493,16 +610,8 @@ def cases_lacking(
     selection = Selection(principal, unit, actualised_from, actualised_to)
     dialect = session.get_bind().dialect.name
     frame = _Frame(_base_query(selection, [check]).subquery("q"), dialect)
-    c = frame.sub.c
     condition = and_(frame.included, frame.applicable(check), frame.missing(check))
-    total = session.scalar(select(func.count()).select_from(frame.sub).where(condition)) or 0
-    rows = session.execute(
-        select(c.case_id, c.unit_id, c.actualised_on, c.status, c.version)
-        .where(condition)
-        .order_by(c.actualised_on, c.case_id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    items, total = _case_page(session, frame, condition, limit=limit, offset=offset)
     record(
         session,
         actor=principal.actor,
@@ -512,19 +621,71 @@ def cases_lacking(
         fields=[variable],
         request_id=request_id,
     )
-    return {
-        "variable": variable,
-        "items": [
-            {
-                "id": r.case_id,
-                "unit_id": r.unit_id,
-                "actualised_on": r.actualised_on,
-                "status": r.status,
-                "version": r.version,
-            }
-            for r in rows
-        ],
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    }
+    return {"variable": variable, "items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def cases_warned(
+    session: Session,
+    catalogue: Catalogue,
+    principal: Principal,
+    *,
+    check: str,
+    unit_id: uuid.UUID | None,
+    actualised_from: date | None,
+    actualised_to: date | None,
+    limit: int,
+    offset: int,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The cases (not excluded) that fail one of the catalogue's consistency checks."""
+    check_period(actualised_from, actualised_to)
+    unit = resolve_unit(session, principal, unit_id)
+    found = catalogue.checks.get(check)
+    if found is None:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "/query/check",
+                    "unknown_check",
+                    "Kontrollen finns inte i katalogen.",
+                    "The check is not in the catalogue.",
+                )
+            ]
+        )
+    selection = Selection(principal, unit, actualised_from, actualised_to)
+    dialect = session.get_bind().dialect.name
+    frame = _Frame(_base_query(selection, []).subquery("q"), dialect)
+    condition = and_(frame.included, frame.warned(found))
+    items, total = _case_page(session, frame, condition, limit=limit, offset=offset)
+    record(
+        session,
+        actor=principal.actor,
+        action="quality.warnings",
+        object_type="quality",
+        object_id=unit.id if unit else None,
+        fields=[check],
+        request_id=request_id,
+    )
+    return {"check": check, "items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def missing_by_case(
+    session: Session, catalogue: Catalogue, principal: Principal, case_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Check]]:
+    """For each of these cases (within the caller's scope): the variables it
+    lacks, by the report's rules (the case list's "Saknas" column). Read in
+    one query; not audited apart: the list that shows it is."""
+    if not case_ids:
+        return {}
+    checks = checks_for(session, catalogue, principal)
+    selection = Selection(principal, None, None, None)
+    dialect = session.get_bind().dialect.name
+    base = _base_query(selection, checks).where(Case.id.in_(case_ids))
+    frame = _Frame(base.subquery("q"), dialect)
+    flags = [
+        and_(frame.applicable(c), frame.missing(c)).label(f"m{i}") for i, c in enumerate(checks)
+    ]
+    result: dict[uuid.UUID, list[Check]] = {}
+    for row in session.execute(select(frame.sub.c.case_id, *flags)):
+        result[row[0]] = [c for c, lacks in zip(checks, row[1:], strict=True) if lacks]
+    return result

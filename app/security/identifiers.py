@@ -10,11 +10,12 @@ Nothing in this module may put the identifier into an exception or a log.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final, Literal
+
+from app.patterns import EMBEDDED_PERSONAL_NUMBER, PERSONAL_NUMBER
 
 __all__ = [
     "ClientIdentifier",
@@ -37,8 +38,6 @@ SAMORDNING_DAY_OFFSET: Final = 60
 # 19121212-1212). Setting this to 0 gives the plain "not in the future" rule.
 CENTURY_INFERENCE_MIN_AGE: Final = 18
 
-# ASCII digits only (\d would also match e.g. Arabic-Indic digits).
-_NUMBER_RE: Final = re.compile(r"(?P<date>[0-9]{6}|[0-9]{8})(?P<sep>[-+]?)(?P<tail>[0-9]{4})")
 
 # Unicode categories never allowed in a local code: control, format (e.g.
 # zero-width joiners, which would make look-alike codes differ), surrogates,
@@ -94,20 +93,17 @@ def normalise_client_identifier(raw: str, *, today: date) -> ClientIdentifier:
     Raises :class:`InvalidClientIdentifier` with a reason code.
     """
     value = raw.strip()
-    match = _NUMBER_RE.fullmatch(value)
+    match = PERSONAL_NUMBER.fullmatch(value)
     if match is None:
         return _local(value)
     return _personal_number(match["date"], match["sep"], match["tail"], today)
-
-
-_EMBEDDED_NUMBER: Final = re.compile(r"(?<![0-9])(?:[0-9]{2})?[0-9]{6}[-+ ]?[0-9]{4}(?![0-9])")
 
 
 def contains_personal_number(text: str) -> bool:
     """Whether ``text`` holds something shaped like a personnummer or
     samordningsnummer (10 or 12 digits, optionally with - or +), valid or not:
     such a text must not be stored where only a reference belongs."""
-    return _EMBEDDED_NUMBER.search(text) is not None
+    return EMBEDDED_PERSONAL_NUMBER.search(text) is not None
 
 
 def age_on(birth_date: date, day: date) -> int:

@@ -75,6 +75,9 @@ class UserRead(BaseModel):
     unit_id: uuid.UUID | None
     is_active: bool
     active_tokens: int = Field(description="Giltiga, ej spärrade token (valid tokens)")
+    has_web_password: bool = Field(
+        description="Har ett lösenord för webbgränssnittet (has a web password)"
+    )
     created_at: datetime
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import as_utc
 from app.auth.context import AdminContext
+from app.auth.passwords import end_web_sessions, generate_password, set_password
 from app.auth.principal import Principal
 from app.auth.service import issue_token, revoke_user_tokens
 from app.clock import utcnow
@@ -256,6 +257,7 @@ def user_dict(user: User, active_tokens: int) -> dict[str, Any]:
         "unit_id": user.unit_id,
         "is_active": user.is_active,
         "active_tokens": active_tokens,
+        "has_web_password": bool(user.password_hash),
         "created_at": as_utc(user.created_at),
     }
 
@@ -358,6 +360,7 @@ def admin_revoke(ctx: AdminContext, user_id: uuid.UUID, *, deactivate: bool) -> 
     fields = ["tokens"]
     if deactivate and user.is_active:
         user.is_active = False
+        end_web_sessions(ctx.session, user.id)
         fields.append("is_active")
     ctx.session.flush()
     ctx.audit(
@@ -368,6 +371,37 @@ def admin_revoke(ctx: AdminContext, user_id: uuid.UUID, *, deactivate: bool) -> 
         municipality_code=user.municipality_code,
     )
     return {"user_id": user.id, "revoked_tokens": revoked, "is_active": user.is_active}
+
+
+@dataclass(frozen=True)
+class TemporaryPassword:
+    user: User
+    password: str
+    """Shown once to the coordinator, never stored or logged."""
+
+
+def admin_set_temporary_password(
+    ctx: AdminContext, user_id: uuid.UUID, *, first: bool = False
+) -> TemporaryPassword:
+    """A generated web password for a user in the caller's scope (their other
+    browser sessions end). ``first``: given at creation (``user.password_set``),
+    else a reset (``user.password_reset``)."""
+    user = _user_in_scope(ctx, user_id)
+    if not user.is_active:
+        raise Conflict(
+            "Användaren är avstängd och kan inte få något lösenord.",
+            "The user is deactivated and cannot be given a password.",
+        )
+    password = generate_password()
+    set_password(ctx.session, user, password)
+    ctx.audit(
+        "user.password_set" if first else "user.password_reset",
+        object_type="user",
+        object_id=user.id,
+        fields=["password"],
+        municipality_code=user.municipality_code,
+    )
+    return TemporaryPassword(user, password)
 
 
 def read_user(session: Session, user: User) -> dict[str, Any]:
@@ -383,6 +417,41 @@ def admin_read_user(ctx: AdminContext, user_id: uuid.UUID) -> dict[str, Any]:
         municipality_code=user.municipality_code,
     )
     return read_user(ctx.session, user)
+
+
+# --- names for pages (not audited: no more than the caller's own lists show) ---
+
+
+def active_units(session: Session, principal: Principal) -> list[Unit]:
+    """Active units of the caller's municipality (a caseworker: their own)."""
+    query = select(Unit).where(
+        Unit.municipality_code == principal.municipality_code, Unit.is_active.is_(True)
+    )
+    if principal.role == "caseworker":
+        query = query.where(Unit.id == principal.unit_id)
+    return list(session.scalars(query.order_by(Unit.name)).all())
+
+
+def unit_names(session: Session, principal: Principal) -> dict[uuid.UUID, str]:
+    """Names of the units of the caller's municipality."""
+    rows = session.execute(
+        select(Unit.id, Unit.name).where(Unit.municipality_code == principal.municipality_code)
+    ).all()
+    return {r.id: r.name for r in rows}
+
+
+def usernames(
+    session: Session, principal: Principal, user_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Usernames of people of the caller's municipality (a case's history)."""
+    if not user_ids:
+        return {}
+    rows = session.execute(
+        select(User.id, User.username).where(
+            User.id.in_(user_ids), User.municipality_code == principal.municipality_code
+        )
+    ).all()
+    return {r.id: r.username for r in rows}
 
 
 # --- keys --------------------------------------------------------------------

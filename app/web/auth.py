@@ -29,16 +29,16 @@ from datetime import datetime, timedelta
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
+from app.auth.passwords import check_password, refresh_hash
 from app.auth.principal import Principal
 from app.auth.service import FailureLimiter
 from app.clock import utcnow
 from app.models import User, WebSession
 from app.security.crypto import hash_token
-from app.web.passwords import check_password, hash_password, needs_rehash
 
 COOKIE = "isu_session"
 LOGIN_COOKIE = "isu_login"
@@ -188,8 +188,7 @@ def sign_in(
             request_id=request_id,
         )
         return SignInResult(None, None, "role")
-    if needs_rehash(user):
-        user.password_hash = hash_password(password)
+    refresh_hash(user, password)
     if previous_token:
         end_session(session, previous_token)
     token = secrets.token_urlsafe(32)
@@ -227,17 +226,6 @@ def end_session(session: Session, token: str) -> uuid.UUID | None:
     web_session.ended_at = utcnow()
     session.flush()
     return web_session.id
-
-
-def end_user_sessions(
-    session: Session, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
-) -> None:
-    """End every live session of a user (password change or reset,
-    deactivation), except ``keep`` (the browser that changed its own password)."""
-    query = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
-    if keep is not None:
-        query = query.where(WebSession.id != keep)
-    session.execute(query.values(ended_at=utcnow()))
 
 
 class SignInLimiter:

@@ -89,12 +89,14 @@ class CaseForms:
         ]
 
     def group_fields(self, group: str, required: frozenset[str]) -> list[Field]:
-        """A repeated record's form: its extra fields and its SUV variables."""
+        """A repeated record's form: its required extra fields (date, occasion),
+        its SUV variables, then its optional extra fields, so that a risk
+        assessment names the instrument before the score."""
         spec = self.catalogue.groups[group]
-        fields = []
+        extras = []
         for extra in spec.extra_fields:
             options = tuple(Choice(str(o.code), o.label.sv) for o in extra.options if not o.retired)
-            fields.append(
+            extras.append(
                 Field(
                     name=extra.key,
                     kind=extra.type.value,
@@ -103,10 +105,13 @@ class CaseForms:
                     required=extra.required,
                 )
             )
+        variables = []
         for variable in self.catalogue.group_variables(group):
             f = variable_field(variable, "", comment_prefix="comments")
-            fields.append(replace(f, required=variable.key in required))
-        return fields
+            if variable.form_label is not None:
+                f = replace(f, label=variable.form_label.sv, hint=variable.label.sv)
+            variables.append(replace(f, required=variable.key in required))
+        return [f for f in extras if f.required] + variables + [f for f in extras if not f.required]
 
     def intervention_fields(self) -> list[Field]:
         return self.group_fields(

@@ -16,12 +16,11 @@ import typer
 from sqlalchemy import select
 
 from app.audit.service import Actor, record
+from app.auth.passwords import generate_password, set_password
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, transaction
 from app.errors import ValidationFailed
 from app.models import User
-from app.web.auth import end_user_sessions
-from app.web.passwords import generate_password, set_password
 
 web_app = typer.Typer(help="Webbgränssnittet (the web interface).", no_args_is_help=True)
 
@@ -58,7 +57,6 @@ def password(
             except ValidationFailed as exc:
                 typer.echo(exc.errors[0].detail, err=True)
                 raise typer.Exit(1) from None
-            end_user_sessions(session, user.id)
             record(
                 session,
                 actor=Actor(None, "cli", None),

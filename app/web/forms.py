@@ -7,22 +7,23 @@ mapping table. Labels, help texts (the catalogue's question), options,
 exclusive options, skip logic, limits and comment fields all come from the
 catalogue; nothing here names a variable.
 
-A post is parsed into the same body the API takes, validated by the same
-catalogue-generated pydantic models, and handed to the same service function.
+A post is parsed into the same body the API takes, read with the same
+catalogue-generated model (:func:`app.cases.bodies.read_body`) and handed to
+the same service function, which answers with every error at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
+from app.cases.consistency import CaseWarning
 from app.catalogue.spec import ExtraField, Variable, VariableType
-from app.errors import FieldError, errors_from_pydantic
+from app.errors import FieldError
 
 NONE_VALUE = "none"
 """The value of the "registered as none" box of a multi-choice that allows it."""
@@ -170,6 +171,21 @@ class FormState:
     errors: dict[str, list[FieldError]] = field(default_factory=dict)
     general: list[FieldError] = field(default_factory=list)
     """Errors that name no field of this form (or the whole request)."""
+    warnings: list[CaseWarning] = field(default_factory=list)
+    """Warnings the save would bring; it waits for a confirmation."""
+
+    @property
+    def confirm_token(self) -> str:
+        """Names exactly the warnings shown: a confirmation holds for those."""
+        return confirmation_token(self.warnings)
+
+    def warning_summary(self) -> list[tuple[CaseWarning, Field | None]]:
+        """The warnings, each with the field of this form it points at (if any)."""
+        by_name = {f.name: f for f in self.all_fields()}
+        return [(w, by_name.get(w.pointer.lstrip("/"))) for w in self.warnings]
+
+    def field_warnings(self, name: str) -> list[CaseWarning]:
+        return [w for w in self.warnings if w.pointer.lstrip("/") == name]
 
     def values(self, name: str) -> list[str]:
         return self.raw.get(name, [])
@@ -285,7 +301,7 @@ def parse(
             else:
                 codes = [_int(v) for v in chosen]
                 if any(c is None for c in codes):
-                    errors.append(_error(f, "literal_error", "Ogiltigt val.", "Invalid choice."))
+                    errors.append(_error(f, "unknown_code", "Ogiltigt val.", "Invalid choice."))
                     continue
                 _put(body, f.name, sorted({c for c in codes if c is not None}))
         elif f.kind in ("single", "integer", "select_int"):
@@ -299,7 +315,7 @@ def parse(
                     if f.kind == "integer"
                     else ("Ogiltigt val.", "Invalid choice.")
                 )
-                errors.append(_error(f, "int_parsing", sv, en))
+                errors.append(_error(f, "wrong_type", sv, en))
                 continue
             _put(body, f.name, number)
         elif f.kind == "checkbox":
@@ -319,16 +335,12 @@ def _int(text: str) -> int | None:
     return int(text)
 
 
-def validate(
-    model: type[BaseModel], body: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[FieldError]]:
-    """Validate with a catalogue-generated API model; the body the service
-    takes (only the keys given, like the API's ``exclude_unset``)."""
-    try:
-        parsed = model.model_validate(dict(body))
-    except ValidationError as exc:
-        return {}, errors_from_pydantic(exc.errors(include_input=False))
-    return parsed.model_dump(exclude_unset=True), []
+def confirmation_token(warnings: Iterable[CaseWarning]) -> str:
+    """A short digest of warnings (code and text), posted back with "Spara ändå"."""
+    digest = hashlib.sha256()
+    for code, detail in sorted(w.identity for w in warnings):
+        digest.update(f"{code}\x1f{detail}\x1e".encode())
+    return digest.hexdigest()[:20]
 
 
 def changed(body: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ CASE_PHASE_LABELS = {
     "efter": "Avslutade",
     "brukarenkat": "Brukarenkät gjord",
 }
-"""The case list's phase filter (app.web.queries.PHASE_STATUSES)."""
+"""The case list's phase filter (app.cases.status.PHASE_STATUSES)."""
 
 ROLE_LABELS = {
     "caseworker": "Handläggare",

@@ -7,30 +7,26 @@ audit are the API's. Data quality is open to caseworkers too (their own unit).
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from app.audit.service import record
 from app.clock import today, utcnow
 from app.deps import request_id
 from app.errors import AppError, FieldError, NotFound, ValidationFailed
 from app.local_variables import service as local_variables
-from app.models import User
 from app.quality import service as quality
 from app.units import service as units
-from app.web import queries
-from app.web.auth import end_user_sessions
 from app.web.caseforms import PHASES
 from app.web.deps import Form, GetPage, Page, PostPage
 from app.web.forms import Choice, Field, FormState, parse, raw_from_form
-from app.web.labels import PHASE_LABELS, ROLE_LABELS
+from app.web.labels import PHASE_LABELS, ROLE_LABELS, STATUS_LABELS
 from app.web.pages_cases import attempt
-from app.web.passwords import generate_password, hash_password
 from app.web.rendering import WebRoute, redirect, render
 
 EXPORT_MEDIA = {
@@ -50,6 +46,12 @@ def _date(text: str | None) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
+
+
+def _date_needed(pointer: str) -> FieldError:
+    return FieldError(
+        pointer, "invalid_date", "Ange ett datum (ÅÅÅÅ-MM-DD).", "Give a date (YYYY-MM-DD)."
+    )
 
 
 def _general(error: AppError) -> list[FieldError]:
@@ -79,12 +81,63 @@ def quality_page(
         page.request,
         "quality.html",
         report=report,
-        units=queries.units_of(page.session, page.user.principal),
+        units=units.active_units(page.session, page.user.principal),
         unit=unit or "",
         fran=fran or "",
         till=till or "",
         phase_labels=PHASE_LABELS,
         is_coordinator=page.is_coordinator,
+    )
+
+
+CSV_COLUMNS = ("Aktualiserat", "Handläggarens referens", "Verksamhet", "Status", "Ärende")
+
+
+def _cases_csv(page: Page, items: list[dict[str, Any]]) -> bytes:
+    """The drill-down as CSV for Excel (semicolons, UTF-8 with BOM)."""
+    names = units.unit_names(page.session, page.user.principal)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    base = str(page.request.base_url).rstrip("/")
+    for item in items:
+        writer.writerow(
+            [
+                item["actualised_on"].isoformat(),
+                item["caseworker_ref"] or "",
+                names.get(item["unit_id"], ""),
+                STATUS_LABELS.get(item["status"], item["status"]),
+                f"{base}/arenden/{item['id']}",
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _drill_down(
+    page: Page,
+    result: dict[str, Any],
+    *,
+    title: str,
+    lead: str,
+    phase: str | None,
+    csv_name: str,
+    format: str | None,
+) -> Response:
+    if format == "csv":
+        return _download(
+            _cases_csv(page, result["items"]), "text/csv; charset=utf-8", f"{csv_name}.csv"
+        )
+    return render(
+        page.request,
+        "quality_cases.html",
+        result=result,
+        title=title,
+        lead=lead,
+        phase=phase,
+        phase_label=PHASE_LABELS.get(phase or "", ""),
+        status_labels=STATUS_LABELS,
+        csv_link=str(page.request.url.include_query_params(format="csv")),
+        unit_names=units.unit_names(page.session, page.user.principal),
     )
 
 
@@ -94,6 +147,7 @@ def lacking_page(
     unit: str | None = None,
     fran: str | None = None,
     till: str | None = None,
+    format: str | None = None,
 ) -> Response:
     result = quality.cases_lacking(
         page.session,
@@ -103,7 +157,7 @@ def lacking_page(
         unit_id=_uuid(unit),
         actualised_from=_date(fran),
         actualised_to=_date(till),
-        limit=500,
+        limit=1000,
         offset=0,
         request_id=request_id(page.request),
     )
@@ -113,14 +167,48 @@ def lacking_page(
     ).get(variabel)
     known = variable or local
     phase = known.phase.value if known else "bakgrund"
-    return render(
-        page.request,
-        "quality_cases.html",
-        result=result,
-        label=known.label.sv if known else variabel,
+    label = known.label.sv if known else variabel
+    return _drill_down(
+        page,
+        result,
+        title=f"Ärenden som saknar ”{label}”",
+        lead=f"Uppgiften registreras under {PHASE_LABELS.get(phase, phase).lower()}.",
         phase=phase,
-        phase_label=PHASE_LABELS.get(phase, phase),
-        unit_names=queries.unit_names(page.session, page.user.principal),
+        csv_name=f"saknar-{variabel[:80]}",
+        format=format,
+    )
+
+
+def warned_page(
+    page: GetPage,
+    kontroll: str,
+    unit: str | None = None,
+    fran: str | None = None,
+    till: str | None = None,
+    format: str | None = None,
+) -> Response:
+    result = quality.cases_warned(
+        page.session,
+        page.catalogue,
+        page.user.principal,
+        check=kontroll[:80],
+        unit_id=_uuid(unit),
+        actualised_from=_date(fran),
+        actualised_to=_date(till),
+        limit=1000,
+        offset=0,
+        request_id=request_id(page.request),
+    )
+    check = page.catalogue.checks[kontroll]
+    return _drill_down(
+        page,
+        result,
+        title=f"Att kontrollera: {check.label.sv}",
+        lead="Sparat, men värt en extra blick. Öppna ärendet: översikten säger vad som ser "
+        "motsägelsefullt ut.",
+        phase=None,
+        csv_name=f"kontrollera-{kontroll[:80]}",
+        format=format,
     )
 
 
@@ -304,7 +392,7 @@ def retire_local_variable(variable_id: uuid.UUID, page: PostPage) -> Response:
 
 def _user_fields(page: Page) -> list[Field]:
     unit_choices = tuple(
-        Choice(str(u.id), u.name) for u in queries.units_of(page.session, page.user.principal)
+        Choice(str(u.id), u.name) for u in units.active_units(page.session, page.user.principal)
     )
     return [
         Field(
@@ -346,19 +434,12 @@ def _users_view(
     listing = units.list_users(
         page.admin_ctx, role=None, municipality_code=None, limit=1000, offset=0
     )
-    ids = [item["id"] for item in listing["items"]]
-    with_password = set(
-        page.session.scalars(
-            select(User.id).where(User.id.in_(ids), User.password_hash.is_not(None))
-        ).all()
-    )
     return render(
         page.request,
         "users.html",
         status=status,
         users=listing["items"],
-        with_password=with_password,
-        unit_names=queries.unit_names(page.session, page.user.principal),
+        unit_names=units.unit_names(page.session, page.user.principal),
         role_labels=ROLE_LABELS,
         form=form,
         csrf=page.user.csrf_token,
@@ -371,9 +452,8 @@ def create_user(page: PostPage, form: Form) -> Response:
     page.require_coordinator()
     fields = _user_fields(page)
     body, errors = parse(fields, form)
-    password = generate_password()
 
-    def create() -> Any:
+    def create() -> tuple[units.IssuedToken, units.TemporaryPassword]:
         issued = units.admin_create_user(
             page.admin_ctx,
             {
@@ -385,19 +465,20 @@ def create_user(page: PostPage, form: Form) -> Response:
                 "expires_in_days": 90,
             },
         )
-        issued.user.password_hash = hash_password(password)
-        _audit_password(page, issued.user, "user.password_set")
-        return issued
+        return issued, units.admin_set_temporary_password(
+            page.admin_ctx, issued.user.id, first=True
+        )
 
     if not errors:
-        issued, refused = attempt(page.session, create)
-        if refused is None and issued is not None:
+        done, refused = attempt(page.session, create)
+        if done is not None:
+            issued, temporary = done
             return _users_view(
                 page,
                 FormState(fields),
                 secret={
                     "username": issued.user.username,
-                    "password": password,
+                    "password": temporary.password,
                     "token": issued.token,
                     "created": True,
                 },
@@ -416,48 +497,13 @@ def _uuid_or_none(text: Any) -> uuid.UUID | None:
         return None
 
 
-def _managed_user(page: Page, user_id: uuid.UUID) -> User:
-    """A caseworker or coordinator of the coordinator's own municipality (else
-    404, as in app.units.service)."""
-    user = page.session.get(User, user_id)
-    if (
-        user is None
-        or user.municipality_code != page.user.principal.municipality_code
-        or user.role not in units.MUNICIPAL_ROLES
-    ):
-        raise NotFound()
-    return user
-
-
-def _audit_password(page: Page, user: User, action: str) -> None:
-    record(
-        page.session,
-        actor=page.user.principal.actor,
-        action=action,
-        object_type="user",
-        object_id=user.id,
-        fields=["password"],
-        municipality_code=user.municipality_code,
-        request_id=request_id(page.request),
-    )
-
-
 def reset_password(user_id: uuid.UUID, page: PostPage) -> Response:
     page.require_coordinator()
-    user = _managed_user(page, user_id)
-    if not user.is_active:
-        raise ValidationFailed(
-            [FieldError("", "inactive", "Användaren är avstängd.", "The user is deactivated.")]
-        )
-    password = generate_password()
-    user.password_hash = hash_password(password)
-    end_user_sessions(page.session, user.id)
-    _audit_password(page, user, "user.password_reset")
-    page.session.flush()
+    temporary = units.admin_set_temporary_password(page.admin_ctx, user_id)
     return _users_view(
         page,
         FormState(_user_fields(page)),
-        secret={"username": user.username, "password": password},
+        secret={"username": temporary.user.username, "password": temporary.password},
     )
 
 
@@ -475,8 +521,6 @@ def revoke(user_id: uuid.UUID, page: PostPage, form: Form) -> Response:
     page.require_coordinator()
     deactivate = (form.get("deactivate") or [""])[0] == "1"
     units.admin_revoke(page.admin_ctx, user_id, deactivate=deactivate)
-    if deactivate:
-        end_user_sessions(page.session, user_id)
     return redirect("/anvandare")
 
 
@@ -530,7 +574,7 @@ def export_kolada(page: GetPage, ar: str | None = None, format: str = "xlsx") ->
     year = int(ar) if ar and ar.isdigit() and len(ar) == 4 else None
     if year is None or format not in ("xlsx", "csv"):
         error = FieldError(
-            "/ar", "year", "Välj ett år och ett format.", "Choose a year and format."
+            "/ar", "invalid", "Välj ett år och ett format.", "Choose a year and a format."
         )
         return _export_view(page, "", "", errors=[error], status=422)
     try:
@@ -595,11 +639,11 @@ def export_summary(
     start, end = _date(fran), _date(till)
     errors = []
     if start is None:
-        errors.append(FieldError("/fran", "date", "Ange ett datum (ÅÅÅÅ-MM-DD).", ""))
+        errors.append(_date_needed("/fran"))
     if end is None:
-        errors.append(FieldError("/till", "date", "Ange ett datum (ÅÅÅÅ-MM-DD).", ""))
+        errors.append(_date_needed("/till"))
     if format not in EXPORT_FORMATS:
-        errors.append(FieldError("/format", "literal_error", "Välj ett format.", ""))
+        errors.append(FieldError("/format", "unknown_code", "Välj ett format.", "Choose a format."))
     if errors or start is None or end is None:
         return _export_view(page, fran or "", till or "", errors=errors, status=422)
     try:
@@ -624,6 +668,7 @@ def build_admin_router() -> APIRouter:
     router = APIRouter(route_class=WebRoute, include_in_schema=False)
     router.add_api_route("/datakvalitet", quality_page, methods=["GET"])
     router.add_api_route("/datakvalitet/saknas", lacking_page, methods=["GET"])
+    router.add_api_route("/datakvalitet/kontrollera", warned_page, methods=["GET"])
     router.add_api_route("/lokala-variabler", local_variables_page, methods=["GET"])
     router.add_api_route("/lokala-variabler", define_local_variable, methods=["POST"])
     router.add_api_route(

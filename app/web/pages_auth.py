@@ -7,12 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import select
 
 from app.audit.service import Actor, record
+from app.auth.passwords import change_own_password, demo_accounts
 from app.deps import SessionDep, request_id
-from app.errors import FieldError, NotFound
-from app.models import User
+from app.errors import NotFound
 from app.web.auth import (
     COOKIE,
     IDLE_MINUTES,
@@ -21,7 +20,6 @@ from app.web.auth import (
     clear_cookie,
     client_address,
     end_session,
-    end_user_sessions,
     resolve,
     set_cookie,
     sign_in,
@@ -29,7 +27,7 @@ from app.web.auth import (
 )
 from app.web.deps import Form, GetPage, PostPage
 from app.web.forms import Field, FormState
-from app.web.passwords import DEMO_PASSWORDS, check_password, password_problems, set_password
+from app.web.pages_cases import attempt
 from app.web.rendering import STATIC, WebRoute, redirect, render
 
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
@@ -83,16 +81,7 @@ def _login_page(
 ) -> Response:
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
     state = FormState(_login_fields(), {"username": [username]})
-    demo: list[tuple[str, str]] = []
-    if request.app.state.settings.mode == "dev":
-        with_password = set(
-            session.scalars(
-                select(User.username).where(
-                    User.username.in_(list(DEMO_PASSWORDS)), User.password_hash.is_not(None)
-                )
-            ).all()
-        )
-        demo = [(u, p) for u, p in DEMO_PASSWORDS.items() if u in with_password]
+    demo = demo_accounts(session) if request.app.state.settings.mode == "dev" else []
     response = render(
         request,
         "login.html",
@@ -267,43 +256,29 @@ def build_auth_router() -> APIRouter:
     @router.post("/konto/losenord")
     def change_password(page: PostPage, form: Form) -> Response:
         fields = _password_fields()
-        current = (form.get("current") or [""])[0]
-        new = (form.get("password") or [""])[0]
-        confirm = (form.get("confirm") or [""])[0]
-        user = page.session.get(User, page.user.principal.user_id)
-        state = FormState(fields)
-        if not check_password(user, current):
-            state.errors["current"] = [
-                _error("/current", "Lösenordet stämmer inte.", "The password is wrong.")
-            ]
-        problems = password_problems(new)
-        if problems:
-            state.errors["password"] = problems
-        elif new != confirm:
-            state.errors["confirm"] = [
-                _error("/confirm", "Lösenorden är inte lika.", "The passwords differ.")
-            ]
-        if state.has_errors or user is None:
+        _, refused = attempt(
+            page.session,
+            lambda: change_own_password(
+                page.session,
+                page.user.principal,
+                current=(form.get("current") or [""])[0],
+                new=(form.get("password") or [""])[0],
+                confirm=(form.get("confirm") or [""])[0],
+                keep_session=page.user.session_id,
+                request_id=request_id(page.request),
+            ),
+        )
+        if refused is not None:
+            state = FormState(fields)
+            state.attach(list(refused.errors))
             return render(
                 page.request,
                 "account.html",
-                status=422,
+                status=refused.status,
                 form=state,
                 csrf=page.user.csrf_token,
                 saved=False,
             )
-        set_password(page.session, user, new)
-        # Other browsers signed in as this person are signed out; this one stays.
-        end_user_sessions(page.session, user.id, keep=page.user.session_id)
-        record(
-            page.session,
-            actor=page.user.principal.actor,
-            action="user.password_change",
-            object_type="user",
-            object_id=user.id,
-            fields=["password"],
-            request_id=request_id(page.request),
-        )
         return redirect("/konto/losenord?sparat=1")
 
     @router.get("/static/{name}")
@@ -319,10 +294,6 @@ def build_auth_router() -> APIRouter:
         )
 
     return router
-
-
-def _error(pointer: str, sv: str, en: str) -> FieldError:
-    return FieldError(pointer, "invalid", sv, en)
 
 
 def _anonymous() -> Actor:

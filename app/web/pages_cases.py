@@ -3,8 +3,10 @@
 Every save calls the same service function as the API (app.cases.service,
 app.cases.records) with the signed-in person's principal, inside a savepoint:
 a rejected save is undone whole and the form comes back with what the person
-typed and each error next to its field. Saves carry the case version the
-person saw, so a concurrent change is reported, never overwritten.
+typed and every error at once, each next to its field and in the summary. A
+save that would bring a warning (the catalogue's consistency checks) is undone
+too and shown for confirmation; "Spara ändå" saves it. Saves carry the case
+version the person saw, so a concurrent change is reported, never overwritten.
 """
 
 from __future__ import annotations
@@ -23,18 +25,31 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.cases import records, service
+from app.cases.bodies import Submitted, read_body
+from app.cases.consistency import CaseWarning, case_warnings, new_warnings
 from app.cases.exclusion import ExclusionReason
+from app.cases.records import CLIENT_ANSWER
 from app.cases.schemas import CaseSchemas
 from app.cases.scope import get_case
+from app.cases.status import PHASE_STATUSES
 from app.catalogue.loader import Catalogue
 from app.errors import AppError, Conflict, FieldError, PreconditionFailed, ValidationFailed
 from app.local_variables.service import for_municipality
 from app.models import STATUSES, Case
-from app.web import queries
+from app.quality import service as quality
+from app.units import service as units
 from app.web import survey as survey_links
 from app.web.caseforms import PHASES, CaseForms, answered, extra_label, option_label
 from app.web.deps import Form, GetPage, Page, PostPage
-from app.web.forms import Field, FormState, changed, parse, raw_from_form, raw_from_values, validate
+from app.web.forms import (
+    Field,
+    FormState,
+    changed,
+    confirmation_token,
+    parse,
+    raw_from_form,
+    raw_from_values,
+)
 from app.web.labels import (
     CASE_PHASE_LABELS,
     EXCLUSION_LABELS,
@@ -45,6 +60,8 @@ from app.web.labels import (
 from app.web.rendering import WebRoute, redirect, render
 
 T = TypeVar("T")
+
+PAGE_SIZE = 50
 
 MESSAGES = {
     "sparat": "Ändringarna är sparade.",
@@ -60,13 +77,28 @@ MESSAGES = {
     "inkluderat": "Ärendet räknas i statistiken igen.",
 }
 
-NEXT_STEP = {
-    "aktualiserad": ("under", "Registrera stöd och insatser när klienten får dem."),
-    "fatt_insats": ("efter", "Avsluta ärendet när stödet är klart."),
-    "avslutad": ("efter", "Ange avslutsorsak och måluppföljning."),
-    "avslutsorsak_angiven": ("efter", "Ange måluppföljningen."),
-    "maluppfoljning_angiven": ("brukarenkat", "Gör brukarenkäten med klienten."),
-}
+CONFIRM = "bekrafta"
+"""The form field "Spara ändå" posts: the token of the warnings it confirms."""
+
+
+def next_step(case: Case, progress: dict[str, tuple[int, int]]) -> tuple[str, str] | None:
+    """Where the caseworker goes next, by the case's status and what is filled in."""
+    status = case.status
+    if status == "aktualiserad":
+        done, asked = progress["fore"]
+        if done < asked:
+            return (
+                "fore",
+                "Registrera uppgifterna före stöd/insats: vem som utövar våldet, "
+                "våldets grad, förändringsmål och en riskskattning.",
+            )
+        return ("under", "Registrera stöd och insatser när klienten får dem.")
+    return {
+        "fatt_insats": ("efter", "Avsluta ärendet när stödet är klart."),
+        "avslutad": ("efter", "Ange avslutsorsak och måluppföljning."),
+        "avslutsorsak_angiven": ("efter", "Ange måluppföljningen."),
+        "maluppfoljning_angiven": ("brukarenkat", "Gör brukarenkäten med klienten."),
+    }.get(status)
 
 
 def attempt(session: Session, action: Callable[[], T]) -> tuple[T | None, AppError | None]:
@@ -78,6 +110,59 @@ def attempt(session: Session, action: Callable[[], T]) -> tuple[T | None, AppErr
     except (ValidationFailed, PreconditionFailed, Conflict) as exc:
         session.expunge_all()  # nothing of the refused change stays in memory
         return None, exc
+
+
+class _Unconfirmed(Exception):
+    """The save brings warnings the person has not confirmed: undo it."""
+
+    def __init__(self, warnings: list[CaseWarning]) -> None:
+        super().__init__("unconfirmed warnings")
+        self.warnings = warnings
+
+
+@dataclass
+class Refusal:
+    """Why a save did not happen: an error, or warnings to confirm."""
+
+    error: AppError | None = None
+    warnings: list[CaseWarning] = field(default_factory=list)
+
+
+def save(
+    page: Page,
+    form: dict[str, list[str]],
+    action: Callable[[], Case],
+    before: list[CaseWarning],
+) -> tuple[Case | None, Refusal | None]:
+    """A case save in a savepoint. If it brings warnings the case did not have
+    (``before``) and the post does not confirm exactly those, it is undone and
+    the warnings returned for the person to confirm."""
+    confirmed = (form.get(CONFIRM) or [""])[0]
+
+    def run() -> Case:
+        case = action()
+        brought = new_warnings(before, case_warnings(page.catalogue, case))
+        if brought and confirmation_token(brought) != confirmed:
+            raise _Unconfirmed(brought)
+        return case
+
+    try:
+        with page.session.begin_nested():
+            return run(), None
+    except (ValidationFailed, PreconditionFailed, Conflict) as exc:
+        page.session.expunge_all()
+        return None, Refusal(error=exc)
+    except _Unconfirmed as exc:
+        page.session.expunge_all()
+        return None, Refusal(warnings=exc.warnings)
+
+
+def checked(
+    model: type[BaseModel], body: dict[str, Any], form_errors: list[FieldError]
+) -> Submitted:
+    """A form's body read like the API's, with the form's own parse errors."""
+    submitted = read_body(model, body)
+    return Submitted(submitted.data, (*form_errors, *submitted.errors))
 
 
 @dataclass
@@ -177,7 +262,7 @@ class CasePages:
             context["risk_form"] = state("risk", cf.risk_fields(), {})
         if phase == "under":
             context["intervention_form"] = state("intervention", cf.intervention_fields(), {})
-        units = queries.unit_names(page.session, page.user.principal)
+        unit_names = units.unit_names(page.session, page.user.principal)
         return render(
             page.request,
             "case.html",
@@ -190,8 +275,8 @@ class CasePages:
             statuses=STATUSES,
             status_labels=STATUS_LABELS,
             progress=progress,
-            next_step=NEXT_STEP.get(case.status),
-            unit_name=units.get(case.unit_id, ""),
+            next_step=next_step(case, progress),
+            unit_name=unit_names.get(case.unit_id, ""),
             conflict=forms.conflict,
             message=MESSAGES.get(message or ""),
             csrf=page.user.csrf_token,
@@ -218,22 +303,27 @@ class CasePages:
         name: str,
         fields: list[Field],
         form: dict[str, list[str]],
-        error: AppError,
+        refusal: Refusal,
         seen_version: int | None,
     ) -> Response:
-        """The page again, the refused form as typed, its errors beside the fields."""
+        """The page again, the refused form as typed, its errors beside the
+        fields (or the warnings to confirm)."""
         case = get_case(page.session, page.user.principal, case_id)
         state = FormState(fields, raw_from_form(fields, form))
         forms = PageForms({name: state})
+        error = refusal.error
+        if error is None:
+            state.warnings = refusal.warnings
+            return self._view(page, case, phase, forms, status=409)
         if isinstance(error, PreconditionFailed) and seen_version is not None:
             local = self.forms(page, case.municipality_code).local
-            names = queries.changes_since(page.session, case.id, seen_version)
+            names = service.changes_since(page.case_ctx, case, seen_version)
             forms.conflict = [_label_of(page.catalogue, dict(local), n) for n in names]
         else:
-            state.attach(error.errors or [FieldError("", error.slug, error.detail, "")])
+            state.attach(_errors_of(error))
         return self._view(page, case, phase, forms, status=error.status)
 
-    def _invalid(
+    def _save(
         self,
         page: Page,
         case_id: uuid.UUID,
@@ -241,11 +331,18 @@ class CasePages:
         name: str,
         fields: list[Field],
         form: dict[str, list[str]],
-        errors: list[FieldError],
+        action: Callable[[], Case],
+        seen_version: int | None,
+        message: str,
     ) -> Response:
-        return self._refused(
-            page, case_id, phase, name, fields, form, ValidationFailed(errors), None
-        )
+        """Save a form of a case page: redirect on success, else the page with
+        the errors or the warnings to confirm."""
+        case = get_case(page.session, page.user.principal, case_id)
+        before = case_warnings(page.catalogue, case)
+        _, refusal = save(page, form, action, before)
+        if refusal is not None:
+            return self._refused(page, case_id, phase, name, fields, form, refusal, seen_version)
+        return redirect(f"/arenden/{case_id}/fas/{phase}?meddelande={message}")
 
     # --- routes ------------------------------------------------------------
 
@@ -283,42 +380,58 @@ class CasePages:
         fas: Annotated[str | None, Query()] = None,
         ref: Annotated[str | None, Query(max_length=64)] = None,
         undantagna: Annotated[str | None, Query()] = None,
-        sida: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        mina: Annotated[str | None, Query()] = None,
+        efter: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Response:
         status = status if status in STATUSES else None
-        fas = fas if fas in queries.PHASE_STATUSES else None
+        fas = fas if fas in PHASE_STATUSES else None
         excluded = {"ja": True, "nej": False}.get(undantagna or "")
-        rows, total = queries.list_cases(
+        mine = mina == "ja"
+        result = service.list_cases(
             page.case_ctx,
             status=status,
             phase=fas,
             reference=(ref or "").strip() or None,
             excluded=excluded,
+            mine=mine,
             unit_id=None,
-            page=sida,
+            actualised_from=None,
+            actualised_to=None,
+            limit=PAGE_SIZE,
+            cursor=efter or None,
+            with_total=True,
         )
-        pages = max(1, -(-total // queries.PAGE_SIZE))
+        rows = result["items"]
+        lacking = quality.missing_by_case(
+            page.session, page.catalogue, page.user.principal, [r["id"] for r in rows]
+        )
+        filters = {
+            "status": status or "",
+            "fas": fas or "",
+            "ref": ref or "",
+            "undantagna": undantagna if excluded is not None else "",
+            "mina": "ja" if mine else "",
+        }
         return render(
             page.request,
             "cases.html",
             rows=rows,
-            total=total,
-            page_number=sida,
-            pages=pages,
-            status_filter=status or "",
-            fas=fas or "",
-            ref=ref or "",
-            undantagna=undantagna if excluded is not None else "",
+            total=result["total"],
+            next_cursor=result["next_cursor"],
+            first_page=efter is None,
+            filters=filters,
+            missing={case_id: _missing_by_phase(checks) for case_id, checks in lacking.items()},
             status_labels=STATUS_LABELS,
+            phase_labels=PHASE_LABELS,
             case_phase_labels=CASE_PHASE_LABELS,
-            unit_names=queries.unit_names(page.session, page.user.principal),
+            unit_names=units.unit_names(page.session, page.user.principal),
             is_coordinator=page.is_coordinator,
         )
 
     def _unit_choices(self, page: Page) -> list[tuple[str, str]] | None:
         if not page.is_coordinator:
             return None
-        return [(str(u.id), u.name) for u in queries.units_of(page.session, page.user.principal)]
+        return [(str(u.id), u.name) for u in units.active_units(page.session, page.user.principal)]
 
     def new_case_form(self, page: GetPage) -> Response:
         fields = self.forms(page).create_fields(self._unit_choices(page))
@@ -329,19 +442,20 @@ class CasePages:
     def create_case(self, page: PostPage, form: Form) -> Response:
         fields = self.forms(page).create_fields(self._unit_choices(page))
         body, errors = parse(fields, form)
-        body = _drop_empty(body)
-        data, more = validate(self.schemas.create, body) if not errors else ({}, [])
-        errors += more
-        case: Case | None = None
-        if not errors:
-            case, refused = attempt(page.session, lambda: service.create_case(page.case_ctx, data))
-            if refused is not None:
-                errors = list(refused.errors) or [FieldError("", refused.slug, refused.detail, "")]
+        submitted = checked(self.schemas.create, _drop_empty(body), errors)
+        case, refusal = save(
+            page, form, lambda: service.create_case(page.case_ctx, submitted), before=[]
+        )
         if case is None:
             state = FormState(fields, raw_from_form(fields, form))
-            state.attach(errors)
+            if refusal is not None and refusal.error is not None:
+                state.attach(_errors_of(refusal.error))
+                status = refusal.error.status
+            else:
+                state.warnings = refusal.warnings if refusal else []
+                status = 409
             return render(
-                page.request, "case_new.html", status=422, form=state, csrf=page.user.csrf_token
+                page.request, "case_new.html", status=status, form=state, csrf=page.user.csrf_token
             )
         return redirect(f"/arenden/{case.id}?meddelande=skapat")
 
@@ -363,13 +477,17 @@ class CasePages:
         case = get_case(page.session, page.user.principal, case_id, with_children=False)
         result = service.history(page.case_ctx, case_id)
         local = dict(self.forms(page, case.municipality_code).local)
-        users = queries.usernames(
-            page.session, {r["changed_by"] for r in result["revisions"]}, page.user.principal
+        users = units.usernames(
+            page.session, page.user.principal, {r["changed_by"] for r in result["revisions"]}
         )
         revisions = [
             {
                 **r,
-                "who": users.get(r["changed_by"], "(annan kommun eller borttagen)"),
+                "who": (
+                    CLIENT
+                    if r["action"] == CLIENT_ANSWER
+                    else users.get(r["changed_by"], "(annan kommun eller borttagen)")
+                ),
                 "labels": [_label_of(page.catalogue, local, n) for n in r["fields"]],
             }
             for r in reversed(result["revisions"])
@@ -400,21 +518,22 @@ class CasePages:
             fields = cf.values_fields(phase)
         version = _version(form)
         body, errors = parse(fields, form)
-        if errors:
-            return self._invalid(page, case_id, phase, "values", fields, form, errors)
         stored = service.serialise(page.case_ctx, case)
         diff = changed(body, stored)
-        if not diff:
+        if not diff and not errors:
             return redirect(f"/arenden/{case_id}/fas/{phase}?meddelande=oforandrat")
-        data, errors = validate(self.schemas.update, diff)
-        if errors:
-            return self._invalid(page, case_id, phase, "values", fields, form, errors)
-        _, refused = attempt(
-            page.session, lambda: service.update_case(page.case_ctx, case_id, version, data)
+        submitted = checked(self.schemas.update, diff, errors)
+        return self._save(
+            page,
+            case_id,
+            phase,
+            "values",
+            fields,
+            form,
+            lambda: service.update_case(page.case_ctx, case_id, version, submitted),
+            version,
+            "sparat",
         )
-        if refused is not None:
-            return self._refused(page, case_id, phase, "values", fields, form, refused, version)
-        return redirect(f"/arenden/{case_id}/fas/{phase}?meddelande=sparat")
 
     def _add_record(
         self,
@@ -426,20 +545,23 @@ class CasePages:
         name: str,
         fields: list[Field],
         model: type[BaseModel],
-        add: Callable[[dict[str, Any]], Any],
+        add: Callable[[Submitted], tuple[Case, Any]],
         message: str,
     ) -> Response:
         get_case(page.session, page.user.principal, case_id, with_children=False)
         body, errors = parse(fields, form)
-        body = _drop_empty(body)
-        data, more = validate(model, body) if not errors else ({}, [])
-        errors += more
-        if errors:
-            return self._invalid(page, case_id, phase, name, fields, form, errors)
-        _, refused = attempt(page.session, lambda: add(data))
-        if refused is not None:
-            return self._refused(page, case_id, phase, name, fields, form, refused, None)
-        return redirect(f"/arenden/{case_id}/fas/{phase}?meddelande={message}")
+        submitted = checked(model, _drop_empty(body), errors)
+        return self._save(
+            page,
+            case_id,
+            phase,
+            name,
+            fields,
+            form,
+            lambda: add(submitted)[0],
+            None,
+            message,
+        )
 
     def add_intervention(self, case_id: uuid.UUID, page: PostPage, form: Form) -> Response:
         return self._add_record(
@@ -483,7 +605,7 @@ class CasePages:
             forms = PageForms()
             if isinstance(refused, PreconditionFailed):
                 local = dict(self.forms(page, case.municipality_code).local)
-                names = queries.changes_since(page.session, case.id, version)
+                names = service.changes_since(page.case_ctx, case, version)
                 forms.conflict = [_label_of(page.catalogue, local, n) for n in names]
             return self._view(page, case, phase, forms, status=refused.status)
         return redirect(f"/arenden/{case_id}/fas/{phase}?meddelande={message}")
@@ -516,40 +638,34 @@ class CasePages:
         fields = self.forms(page).close_fields()
         version = _version(form)
         body, errors = parse(fields, form)
-        body = _drop_empty(body)
-        data, more = validate(self.schemas.close, body) if not errors else ({}, [])
-        errors += more
-        if errors:
-            return self._invalid(page, case_id, "efter", "close", fields, form, errors)
-        _, refused = attempt(
-            page.session, lambda: service.close_case(page.case_ctx, case_id, version, data)
+        submitted = checked(self.schemas.close, _drop_empty(body), errors)
+        return self._save(
+            page,
+            case_id,
+            "efter",
+            "close",
+            fields,
+            form,
+            lambda: service.close_case(page.case_ctx, case_id, version, submitted),
+            version,
+            "avslutat",
         )
-        if refused is not None:
-            return self._refused(page, case_id, "efter", "close", fields, form, refused, version)
-        return redirect(f"/arenden/{case_id}/fas/efter?meddelande=avslutat")
 
     def put_survey(self, case_id: uuid.UUID, page: PostPage, form: Form) -> Response:
         """Answers given by phone, on paper or in the meeting, typed in by the caseworker."""
         fields = self.forms(page).survey_fields()
         version = _version(form)
         body, errors = parse(fields, form)
-        body = _drop_empty(body)
-        data, more = validate(self.schemas.survey_in, body) if not errors else ({}, [])
-        errors += more
-        if errors:
-            return self._invalid(page, case_id, "brukarenkat", "survey", fields, form, errors)
+        submitted = checked(self.schemas.survey_in, _drop_empty(body), errors)
 
         def put() -> Case:
-            case = records.put_survey(page.case_ctx, case_id, version, data)
+            case = records.put_survey(page.case_ctx, case_id, version, submitted)
             survey_links.revoke_links(page.session, case_id)
             return case
 
-        _, refused = attempt(page.session, put)
-        if refused is not None:
-            return self._refused(
-                page, case_id, "brukarenkat", "survey", fields, form, refused, version
-            )
-        return redirect(f"/arenden/{case_id}/fas/brukarenkat?meddelande=enkat")
+        return self._save(
+            page, case_id, "brukarenkat", "survey", fields, form, put, version, "enkat"
+        )
 
     def survey_link(self, case_id: uuid.UUID, page: PostPage, form: Form) -> Response:
         """A one-time link and its QR code, shown once (the page is not cached)."""
@@ -563,7 +679,7 @@ class CasePages:
             forms = PageForms()
             state = FormState([])
             if refused is not None:
-                state.attach(refused.errors or [FieldError("", refused.slug, refused.detail, "")])
+                state.attach(_errors_of(refused))
             forms.states["link"] = state
             return self._view(
                 page, case, "brukarenkat", forms, status=refused.status if refused else 422
@@ -583,9 +699,11 @@ class CasePages:
         include = reason == "include"
         if not include and reason not in {r.value for r in ExclusionReason}:
             error = ValidationFailed(
-                [FieldError("/reason", "literal_error", "Välj en orsak.", "Choose a reason.")]
+                [FieldError("/reason", "unknown_code", "Välj en orsak.", "Choose a reason.")]
             )
-            return self._refused(page, case_id, None, "exclusion", [], form, error, None)
+            return self._refused(
+                page, case_id, None, "exclusion", [], form, Refusal(error=error), None
+            )
         _, refused = attempt(
             page.session,
             lambda: service.set_exclusion(
@@ -593,12 +711,18 @@ class CasePages:
             ),
         )
         if refused is not None:
-            return self._refused(page, case_id, None, "exclusion", [], form, refused, version)
+            return self._refused(
+                page, case_id, None, "exclusion", [], form, Refusal(error=refused), version
+            )
         message = "inkluderat" if include else "undantaget"
         return redirect(f"/arenden/{case_id}?meddelande={message}")
 
 
+CLIENT = "Klienten (via enkätlänken)"
+"""Who answered a survey on a one-time link, in the history."""
+
 ACTION_LABELS = {
+    CLIENT_ANSWER: "Brukarenkät besvarad av klienten",
     "create": "Registrerat",
     "update": "Ändrat",
     "close": "Avslutat",
@@ -607,6 +731,20 @@ ACTION_LABELS = {
     "exclude": "Undantaget från statistiken",
     "include": "Räknas i statistiken igen",
 }
+
+
+def _errors_of(error: AppError) -> list[FieldError]:
+    return list(error.errors) or [FieldError("", error.slug, error.detail, error.detail_en)]
+
+
+def _missing_by_phase(checks: list[Any]) -> list[tuple[str, int, str]]:
+    """(phase, how many, their labels) of what a case lacks, in phase order."""
+    result = []
+    for phase in PHASES:
+        labels = [c.label.sv for c in checks if c.phase.value == phase]
+        if labels:
+            result.append((phase, len(labels), ", ".join(labels)))
+    return result
 
 
 def _not_found() -> AppError:

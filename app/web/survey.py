@@ -117,7 +117,7 @@ def create_link(ctx: CaseContext, case_id: uuid.UUID, mode: int) -> NewLink:
     case = get_case(ctx.session, ctx.principal, case_id)
     if mode not in LINK_MODES:
         raise ValidationFailed(
-            [FieldError("/mode", "literal_error", "Välj ett svarssätt.", "Choose a mode.")]
+            [FieldError("/mode", "unknown_code", "Välj ett svarssätt.", "Choose a mode.")]
         )
     _check_open(case)
     revoke_links(ctx.session, case.id)
@@ -217,7 +217,7 @@ def answer(
         "language": language_code(catalogue, lang),
         "mode": link.mode_code,
     }
-    records.put_survey(ctx, case.id, case.version, body)
+    records.put_survey(ctx, case.id, case.version, body, by_client=True)
     record(
         session,
         actor=Actor(None, None, case.municipality_code),  # the client, not a user

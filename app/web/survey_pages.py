@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.auth.service import FailureLimiter
+from app.cases.bodies import read_body
 from app.cases.schemas import CaseSchemas
 from app.catalogue.loader import Catalogue
 from app.clock import today
@@ -25,7 +26,7 @@ from app.errors import FieldError
 from app.web import survey as links
 from app.web.auth import client_address
 from app.web.deps import Form, same_origin
-from app.web.forms import Field, FormState, parse, raw_from_form, validate, variable_field
+from app.web.forms import Field, FormState, parse, raw_from_form, variable_field
 from app.web.rendering import WebRoute, render
 from app.web.survey_texts import DIRECTION, LANGUAGE_NAMES, every_language, texts_for
 
@@ -167,7 +168,8 @@ def build_survey_router(schemas: CaseSchemas) -> APIRouter:
             full["comments"] = comments
         data: dict[str, Any] = {}
         if not errors:
-            data, errors = validate(schemas.survey_in, full)
+            submitted = read_body(schemas.survey_in, full)
+            data, errors = submitted.data, list(submitted.errors)
         if not errors and not answers and not comments:
             errors = [
                 FieldError("", "empty", texts_for(lang)["at_least_one"], "Answer a question.")

@@ -101,9 +101,9 @@ def test_file_with_broken_lines_is_rejected_whole(client: TestClient, session: S
     job = r.json()
     assert job["state"] == "rejected"
     assert [(e["line"], e["pointer"], e["code"]) for e in job["errors"]] == [
-        (2, "/values/origin", "literal_error"),
+        (2, "/values/origin", "unknown_code"),
         (3, "/municipality", "other_municipality"),
-        (4, "", "model_type"),
+        (4, "", "wrong_type"),
     ]
     assert (job["created"], job["invalid"]) == (0, 3)
     assert count(session, Case) == 0

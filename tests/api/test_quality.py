@@ -425,6 +425,7 @@ def test_cases_lacking_a_variable(client: TestClient, session: Session, world: W
         "id": c["c3"],
         "unit_id": str(world.unit_a.id),
         "actualised_on": "2025-02-01",
+        "caseworker_ref": "HL-7",
         "status": "avslutsorsak_angiven",
         "version": item["version"],
     }

@@ -28,7 +28,9 @@ def audit_mark(session: Session) -> int:
 
 def events_after(session: Session, mark: int) -> list[AuditEvent]:
     session.expire_all()
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.id > mark)))
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.id > mark).order_by(AuditEvent.id))
+    )
 
 
 def counts(session: Session) -> tuple[int, int, int, int]:

@@ -105,7 +105,7 @@ def broken_file() -> list[str]:
 
 
 EXPECTED_ERRORS = [
-    (2, "/values/sex", "literal_error"),
+    (2, "/values/sex", "unknown_code"),
     (4, "/close/closed_on", "closed_before_actualised"),
     (4, "/close/closed_on", "after_closing"),  # its interventions now start after the end
     (6, "", "json_invalid"),

@@ -79,3 +79,47 @@ def test_skip_logic_to_unknown_code_is_rejected(tmp_path: Path) -> None:
     path.write_text(text.replace("any_of: [1, 2]", "any_of: [1, 99]"), encoding="utf-8")
     with pytest.raises(CatalogueError, match=r"survey_support_importance.*unknown codes"):
         load_catalogue(target)
+
+
+def test_consistency_checks_are_loaded_and_in_the_json() -> None:
+    catalogue = load_catalogue(CATALOGUE_DIR)
+    assert "same_intervention_same_day" in catalogue.checks
+    keys = [c["key"] for c in catalogue.as_json()["checks"]]
+    assert keys == list(catalogue.checks)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            "{variable: goal_followup, any_of: [4]}",
+            "{variable: goal_follow, any_of: [4]}",
+            "goal_follow",
+        ),
+        (
+            "{variable: goal_followup, any_of: [4]}",
+            "{variable: goal_followup, any_of: [99]}",
+            "codes",
+        ),
+        (
+            "same: [intervention_type, intervention_start_on]",
+            "same: [intervention_type, nope]",
+            "nope",
+        ),
+        ("{intervention_start_on}. Kontrollera", "{start}. Kontrollera", "start"),
+        ("group: risk_assessment\n    same", "group: risk\n    same", "risk"),
+    ],
+    ids=["variable", "code", "field", "placeholder", "group"],
+)
+def test_a_check_naming_what_is_not_there_is_refused(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    target = _copy(tmp_path)
+    path = target / "checks.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(target)
+    assert "checks[" in str(caught.value)
+    assert problem in str(caught.value)

@@ -205,6 +205,7 @@ def test_catalogue_directory_is_the_project_one() -> None:
     assert [p.name for p in catalogue_paths()] == [
         "bakgrund.yaml",
         "brukarenkat.yaml",
+        "checks.yaml",
         "efter.yaml",
         "fore.yaml",
         "under.yaml",

@@ -4,6 +4,7 @@ across values, dates, pointers, body encoding. No database."""
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,14 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from app.cases.examples import build_examples
-from app.cases.rules import adult, case_dates
+from app.cases.rules import Dated, adult, case_dates, explain_age
 from app.cases.schemas import build_case_schemas
 from app.catalogue.loader import Catalogue, load_catalogue
 from app.catalogue.models import IsoDate, SafeText, annotation_for
 from app.catalogue.spec import Condition, Option, Phase, Storage, Text, Variable, VariableType
 from app.catalogue.validation import check_multi, check_skip_logic, check_value, normalise_multi
 from app.config import PROJECT_ROOT
-from app.errors import errors_from_pydantic, pointer_from_loc
+from app.errors import MESSAGES, FieldError, errors_from_pydantic, field_error, pointer_from_loc
 from app.middleware import _encoding_errors
 
 CATALOGUE: Catalogue = load_catalogue(PROJECT_ROOT / "variables")
@@ -34,11 +35,20 @@ def error_codes(errors: list[Any]) -> list[tuple[str, str]]:
     return [(e.pointer, e.code) for e in errors]
 
 
-def pydantic_codes(annotation: Any, value: Any) -> list[str]:
+def pydantic_errors(annotation: Any, value: Any, pointer: str) -> list[FieldError]:
     try:
         TypeAdapter(annotation).validate_python(value)
     except ValidationError as exc:
-        return [e["type"] for e in exc.errors()]
+        return [replace(e, pointer=pointer) for e in errors_from_pydantic(exc.errors())]
+    return []
+
+
+def pydantic_codes(annotation: Any, value: Any) -> list[str]:
+    """The codes of the register's vocabulary for what pydantic found."""
+    try:
+        TypeAdapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        return [e.code for e in errors_from_pydantic(exc.errors())]
     return []
 
 
@@ -49,10 +59,10 @@ def pydantic_codes(annotation: Any, value: Any) -> list[str]:
     ("value", "codes"),
     [
         (1, []),
-        (True, ["int_type"]),
-        (1.0, ["int_type"]),
-        ("1", ["int_type"]),
-        (3, ["literal_error"]),
+        (True, ["wrong_type"]),
+        (1.0, ["wrong_type"]),
+        ("1", ["wrong_type"]),
+        (3, ["unknown_code"]),
     ],
 )
 def test_a_code_is_a_json_integer(value: Any, codes: list[str]) -> None:
@@ -63,7 +73,7 @@ def test_multi_choice_is_capped_at_the_number_of_options() -> None:
     disability = CATALOGUE.variables["disability"]
     annotation = annotation_for(disability)
     assert pydantic_codes(annotation, [1, 2]) == []
-    assert pydantic_codes(annotation, [1] * 10_000) == ["too_long"]
+    assert pydantic_codes(annotation, [1] * 10_000) == ["too_many"]
 
 
 @pytest.mark.parametrize(
@@ -71,11 +81,11 @@ def test_multi_choice_is_capped_at_the_number_of_options() -> None:
     [
         ("2025-03-01", []),
         (date(2025, 3, 1), []),
-        ("2025-03-01T00:00:00", ["date_parsing"]),
-        ("20250301", ["date_parsing"]),
-        (20250301, ["date_parsing"]),
-        (0, ["date_parsing"]),
-        ("2025-02-29", ["date_from_datetime_parsing"]),
+        ("2025-03-01T00:00:00", ["invalid_date"]),
+        ("20250301", ["invalid_date"]),
+        (20250301, ["invalid_date"]),
+        (0, ["invalid_date"]),
+        ("2025-02-29", ["invalid_date"]),
     ],
 )
 def test_a_date_is_iso_only(value: Any, codes: list[str]) -> None:
@@ -103,9 +113,9 @@ def test_safe_text(value: str, codes: list[str]) -> None:
         ([1, 1], [("/v", "duplicate")]),
         ([], [("/v", "empty")]),
         ([9], [("/v/0", "unknown_code")]),
-        ([True], [("/v/0", "type")]),
-        (4, [("/v", "type")]),
-        (list(range(1, 7)), [("/v", "too_long")]),
+        ([True], [("/v/0", "wrong_type")]),
+        (4, [("/v", "wrong_type")]),
+        (list(range(1, 7)), [("/v", "too_many")]),
     ],
 )
 def test_check_multi(value: Any, expected: list[tuple[str, str]]) -> None:
@@ -166,15 +176,15 @@ def test_skip_logic_reads_the_catalogue() -> None:
     [
         (VariableType.integer, {"minimum": 0, "maximum": 10}, 11, "too_large"),
         (VariableType.integer, {"minimum": 0, "maximum": 10}, -1, "too_small"),
-        (VariableType.integer, {}, True, "type"),
-        (VariableType.integer, {}, 1.5, "type"),
-        (VariableType.date, {}, "2025-02-30", "date"),
-        (VariableType.date, {}, "20250301", "date"),
-        (VariableType.date, {}, 20250301, "date"),
-        (VariableType.text, {"max_length": 3}, "abcd", "string_too_long"),
+        (VariableType.integer, {}, True, "wrong_type"),
+        (VariableType.integer, {}, 1.5, "wrong_type"),
+        (VariableType.date, {}, "2025-02-30", "invalid_date"),
+        (VariableType.date, {}, "20250301", "invalid_date"),
+        (VariableType.date, {}, 20250301, "invalid_date"),
+        (VariableType.text, {"max_length": 3}, "abcd", "too_long"),
         (VariableType.text, {}, "a\x00", "nul_character"),
         (VariableType.text, {}, "a\udc80", "string_unicode"),
-        (VariableType.text, {}, 5, "type"),
+        (VariableType.text, {}, 5, "wrong_type"),
     ],
 )
 def test_local_values_are_checked_by_type(
@@ -193,6 +203,10 @@ def test_local_values_that_pass() -> None:
 
 POINTERS = {"actualised_on": "/a", "closed_on": "/c", "intervention": "/i"}
 TODAY = date(2026, 1, 1)
+
+
+def named(*days: date) -> list[Dated]:
+    return [Dated(day, "Skyddat boende", "Sheltered housing") for day in days]
 
 
 @pytest.mark.parametrize(
@@ -214,17 +228,51 @@ def test_case_dates(
     errors = case_dates(
         actualised_on=opened,
         closed_on=closed,
-        intervention_starts=starts,
+        interventions=named(*starts),
         today=TODAY,
         pointers=POINTERS,
     )
     assert error_codes(errors) == expected
 
 
+def test_a_broken_date_order_names_the_intervention_and_its_date() -> None:
+    [late] = case_dates(
+        actualised_on=date(2025, 3, 1),
+        closed_on=date(2025, 3, 5),
+        interventions=named(date(2025, 3, 12)),
+        today=TODAY,
+        pointers=POINTERS,
+    )
+    assert late.code == "after_closing"
+    assert "”Skyddat boende” (2025-03-12)" in late.detail
+    assert "“Sheltered housing” (2025-03-12)" in late.detail_en
+    assert "2025-03-05" in late.detail
+
+
 def test_adult() -> None:
     assert adult(18, "/age") == []
     assert adult(None, "/age") == []
     assert error_codes(adult(17, "/age")) == [("/age", "under_18")]
+
+
+def test_an_age_below_the_catalogue_minimum_is_the_adult_rule() -> None:
+    found = pydantic_errors(annotation_for(CATALOGUE.variables["age"]), 15, "/values/age")
+    assert error_codes(found) == [("/values/age", "too_small")]
+    assert "minst 18" in found[0].detail
+    [explained] = explain_age(found, "/values/age")
+    assert explained.code == "under_18"
+    assert "18 år" in explained.detail
+    assert "uppskattad ålder" in explained.detail
+    assert "estimated age is allowed" in explained.detail_en
+
+
+def test_every_field_error_has_swedish_and_english() -> None:
+    with pytest.raises(ValueError, match="English"):
+        FieldError("/x", "invalid", "Ogiltigt.", "")
+    for code in MESSAGES:
+        error = field_error("/x", code)
+        assert error.detail
+        assert error.detail_en
 
 
 # --- pointers and encodings --------------------------------------------------------
@@ -254,8 +302,8 @@ def test_pydantic_errors_never_quote_input_and_name_text_limits() -> None:
     errors = errors_from_pydantic(raw)
     assert error_codes(errors) == [
         ("", "json_invalid"),
-        ("/comments/x", "string_too_long"),
-        ("/values/disability", "too_long"),
+        ("/comments/x", "too_long"),
+        ("/values/disability", "too_many"),
     ]
     assert all("1212" not in e.detail + e.detail_en for e in errors)
 

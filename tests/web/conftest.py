@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.web import passwords
+from app.auth import passwords
 
 
 @pytest.fixture(autouse=True)

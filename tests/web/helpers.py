@@ -12,8 +12,8 @@ from httpx2 import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.auth.passwords import hash_password
 from app.models import AuditEvent, Case, CaseRevision, Unit, User
-from app.web.passwords import hash_password
 from tests.factories import make_account
 
 PASSWORD = "ett långt lösenord 123"

@@ -19,11 +19,11 @@ import uvicorn
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from app.auth.passwords import hash_password
 from app.db import make_engine, make_session_factory, transaction
 from app.main import create_app
 from app.models import Unit
 from app.units.service import create_unit, create_user
-from app.web.passwords import hash_password
 from tests.conftest import make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")

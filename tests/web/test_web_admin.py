@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.auth import passwords
 from app.auth.service import authenticate
 from app.models import AuditEvent, LocalVariableDefinition, User, WebSession
-from app.web import passwords
 from tests.factories import PNR, make_unit
 from tests.web.helpers import (
     Person,

@@ -11,10 +11,10 @@ from httpx2 import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.auth import passwords
 from app.clock import utcnow
 from app.models import AuditEvent, User, WebSession
 from app.security.crypto import hash_token
-from app.web import passwords
 from app.web.auth import COOKIE, IDLE_MINUTES, LOGIN_COOKIE
 from tests.factories import make_unit
 from tests.web.helpers import (

@@ -1,12 +1,15 @@
 """End to end in a real browser (Debian's Chromium via Selenium) against the
 app served by uvicorn on a fresh migrated database, both engines.
 
-One person's day: sign in, register a case (first with a date in the future:
-the error is shown next to the field, nothing typed is lost), fill före
-(values and a risk assessment), under (an intervention, collaboration), close
-the case, open a one-time survey link that the client answers in Arabic
-(right to left), see the link refused the second time, sign out; the
-coordinator downloads the summary report.
+One person's day: sign in, register a case (first with four kinds of error
+at once: a date in the future, a wrong check digit, an age that is not a
+number and "Fysisk" with "Nej"; every error is shown next to its field and in
+the summary, nothing typed is lost), follow the next step to före (values and
+a risk assessment), under (an intervention, the same one again confirmed
+after a warning, collaboration), close the case, open a one-time survey link
+(copied with its button) that the client answers in Arabic (right to left),
+see the link refused the second time, sign out; the coordinator downloads
+the summary report.
 
 ``ISU_SCREENSHOTS=docs/screenshots`` also saves screenshots of the main pages.
 """
@@ -129,35 +132,49 @@ def test_caseworker_day_and_coordinator_export(
     page.sign_in(live.caseworker)
     assert page.el(".result-count").text == "0 ärenden"
 
-    # A new case with an opening date in the future: refused, shown next to the field.
+    # A new case with four kinds of error: all are shown after one save.
     page.el("a.button[href='/arenden/nytt']").click()
-    page.type("f-client_id", "19121212-1212")
+    page.type("f-client_id", "19121212-1213")  # wrong check digit
     page.date("f-actualised_on", (today() + timedelta(days=3)).isoformat())
     page.type("f-caseworker_ref", "HL-17")
     page.choose("values/sex", "1")
-    page.choose("values/disability", "4")
+    page.type("f-values-age", "abc")
+    # "Fysisk" and "Nej" together, as a browser without the script could send them.
+    browser.execute_script(
+        "document.querySelectorAll('input[name=\"values/disability\"]').forEach("
+        "b => { b.checked = ['1', '4'].includes(b.value); });"
+    )
     page.choose("values/contact_initiative", "1")
     page.choose("values/contact_initiative", "8")
     page.submit("form.form")
     summary = page.el(".error-summary")
-    assert "Datumet får inte ligga i framtiden" in summary.text
     # The script moves the focus to the summary once the page has loaded.
     page.wait_for(lambda d: d.switch_to.active_element == summary)
-    field_error = page.el("#f-actualised_on-error")
-    assert "framtiden" in field_error.text
+    assert len(summary.find_elements(By.CSS_SELECTOR, "li")) == 4
+    for field_id, text in (
+        ("f-actualised_on", "framtiden"),
+        ("f-client_id", "Kontrollsiffran"),
+        ("f-values-age", "heltal"),
+        ("f-values-disability", "kan inte kombineras"),
+    ):
+        assert text in page.el(f"#{field_id}-error").text
+        assert text in summary.text
     # Nothing typed is lost.
-    assert page.el("#f-client_id").get_attribute("value") == "19121212-1212"
+    assert page.el("#f-client_id").get_attribute("value") == "19121212-1213"
     assert page.el("#f-caseworker_ref").get_attribute("value") == "HL-17"
     assert page.el('input[name="values/sex"][value="1"]').is_selected()
     assert page.el('input[name="values/contact_initiative"][value="8"]').is_selected()
     page.shot("02-nytt-arende-fel")
 
     # Exclusive options: "Nej" and another disability cannot both be chosen.
-    page.choose("values/disability", "1")
+    page.choose("values/disability", "1")  # takes "Fysisk" away
+    page.choose("values/disability", "1")  # and back: "Nej" goes
     assert not page.el('input[name="values/disability"][value="4"]').is_selected()
     page.choose("values/disability", "4")
     assert not page.el('input[name="values/disability"][value="1"]').is_selected()
 
+    page.type("f-client_id", "19121212-1212")
+    page.el("#f-values-age").clear()  # derived from the personnummer
     page.date("f-actualised_on", "2025-03-03")
     page.submit("form.form")
     page.wait_for(lambda d: "meddelande=skapat" in d.current_url)
@@ -167,8 +184,11 @@ def test_caseworker_day_and_coordinator_export(
     assert page.el(".funnel-step.is-current").text.endswith("Aktualiserad")
     page.shot("03-arende-oversikt")
 
+    # The next step after registering is före, not under.
+    page.el(".next-step a").click()
+    page.wait_for(lambda d: d.current_url.endswith(case_path + "/fas/fore"))
+
     # Före: the phase's values and a risk assessment.
-    page.open(case_path + "/fas/fore")
     page.choose("values/perpetrator", "2")
     page.choose("values/honour_context", "2")
     page.choose("values/violence_severity", "2")
@@ -194,6 +214,19 @@ def test_caseworker_day_and_coordinator_export(
     page.choose("intervention_grounds", "2", intervention)
     page.submit(intervention)
     page.wait_for(lambda d: "meddelande=insats" in d.current_url)
+    # The same intervention again on the same date: a warning, saved once confirmed.
+    page.date("f-intervention_start_on", "2025-03-10")
+    page.select("f-intervention_type", "4")
+    page.submit(intervention)
+    warning = page.el(".warning-summary")
+    assert "Stödsamtal (enskilt)" in warning.text
+    assert "2025-03-10" in warning.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.table tbody tr")) == 1  # not yet
+    page.shot("12-varning")
+    page.el(f'{intervention} button[name="bekrafta"]').click()
+    page.wait_for(lambda d: "meddelande=insats" in d.current_url)
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.table tbody tr")
+    assert len(rows) == 2
     page.choose("values/collaboration", "5")
     page.choose("values/collaboration", "6")
     page.submit(f'form[action="{case_path}/fas/under"]')
@@ -218,6 +251,10 @@ def test_caseworker_day_and_coordinator_export(
     assert "/enkat/" in link
     qr = page.el("img.qr").get_attribute("src") or ""
     assert qr.startswith("data:image/svg+xml")
+    copy = page.el('button[data-copy="survey-url"]')
+    assert copy.is_displayed()  # shown where the browser can copy
+    copy.click()
+    page.wait_for(lambda d: page.el('[data-copy-status="survey-url"]').text != "")
     page.shot("06-enkatlank")
 
     # The client answers in Arabic, right to left, and sees nothing of the case.

@@ -113,7 +113,7 @@ def test_create_case(web: TestClient, worker: Person, session: Session) -> None:
         ({"actualised_on": "2025-02-30"}, "f-actualised_on", "Ogiltigt datum"),
         ({"values/disability": ["1", "4"]}, "f-values-disability", "kan inte kombineras"),
         ({"values/age": "sjutton"}, "f-values-age", "Ange ett heltal."),
-        ({"values/age": "17", "client_id": "HL-kod-1"}, "f-values-age", "Värdet är för litet."),
+        ({"values/age": "17", "client_id": "HL-kod-1"}, "f-values-age", "uppskattad ålder"),
         ({"values/sex": "9"}, "f-values-sex", "Koden finns inte i kodlistan."),
     ],
 )

@@ -178,6 +178,12 @@ def test_client_answers_in_arabic_once(
     page = web.get(f"/arenden/{case_id}/fas/brukarenkat").text
     assert "Brukarenkäten är besvarad" in page
     assert "Arabiska" in page
+    # The history says the client answered, not the caseworker who opened the link.
+    history = web.get(f"/arenden/{case_id}/historik").text
+    row = re.search(r"<tr>(?:(?!</tr>).)*Brukarenkät besvarad av klienten.*?</tr>", history, re.S)
+    assert row is not None
+    assert "Klienten (via enkätlänken)" in row.group(0)
+    assert worker.username not in row.group(0)
 
 
 def test_expired_link(

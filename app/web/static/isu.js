@@ -79,12 +79,35 @@
     });
   }
 
+  // A button that copies a field (the survey link). Shown only where the
+  // browser can copy; otherwise the field selects itself on focus.
+  function copyButtons(root) {
+    if (!navigator.clipboard) { return; }
+    each(root.querySelectorAll("[data-copy]"), function (button) {
+      var id = button.getAttribute("data-copy");
+      var field = document.getElementById(id);
+      var status = root.querySelector("[data-copy-status=\"" + id + "\"]");
+      if (!field) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(field.value).then(function () {
+          if (status) { status.textContent = "Länken är kopierad."; }
+        }, function () {
+          field.focus();
+          field.select();
+          if (status) { status.textContent = "Kopiera med Ctrl+C (eller ⌘C)."; }
+        });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     exclusiveOptions(document);
     skipLogic(document);
     submitOnce(document);
     confirmations(document);
     selectOnFocus(document);
+    copyButtons(document);
     focusErrors();
   });
 })();
