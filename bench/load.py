@@ -360,6 +360,20 @@ def render(results: dict[str, Any]) -> str:
         ]
         detail.append(f"| {run['engine']} | {run['workers']} | {run['clients']} | "
                       f"{run['readers']} | " + " | ".join(cells) + " |")  # fmt: skip
+    if results.get("imports"):
+        detail += ["", "`isu import` into an empty database (check pass included):", ""]
+        detail += [
+            "| revision | engine | cases | seconds | cases/s |",
+            "| --- | --- | ---: | ---: | ---: |",
+        ]
+        detail += [
+            f"| {i['revision']} | {i['engine']} | {i['cases']} | {i['seconds']} | {i['cases_per_s']} |"
+            for i in results["imports"]
+        ]
+    if results.get("first_starts"):
+        detail += ["", "`make run`'s first start (migrate + 3 070 demo cases, SQLite):", ""]
+        detail += ["| revision | seconds |", "| --- | ---: |"]
+        detail += [f"| {f['revision']} | {f['seconds']} |" for f in results["first_starts"]]
     head = (
         f"Measured {results['measured_at']} on {results['machine']}, {results['seconds']} s "
         "per configuration after a 2 s warm-up. Writers walk the README's case (8 requests "
@@ -383,6 +397,46 @@ def write_docs(results: dict[str, Any]) -> None:
     DOCS.write_text(text, encoding="utf-8")
 
 
+# --- bulk import and first start ------------------------------------------------------
+
+
+def measure_import(source: Path, engine: str, cases: int) -> dict[str, Any]:
+    """``isu import`` of ``cases`` generated cases (all municipalities) into an
+    empty database: wall seconds and cases/s, check pass included."""
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        lines = tmp / "cases.jsonl"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ISU_")}
+        isu = _isu(source)
+        with database(engine, tmp) as url:
+            from app.security.crypto import MasterKey
+
+            env.update(ISU_DATABASE_URL=url, ISU_MASTER_KEY=MasterKey.generate().to_text())
+            _run([*isu, "generate", "--out", str(lines), "--cases", str(cases),
+                  "--today", "2025-06-30"], env, tmp)  # fmt: skip
+            _run([*isu, "db", "upgrade"], env, tmp)
+            started = time.perf_counter()
+            niced = ["--nice", "0"] if source == ROOT else []  # older revisions: no --nice
+            _run([*isu, "import", str(lines), "--create-units", *niced], env, tmp)
+            seconds = time.perf_counter() - started
+    return {"cases": cases, "seconds": round(seconds, 1), "cases_per_s": round(cases / seconds)}
+
+
+def measure_first_start(source: Path) -> dict[str, Any]:
+    """What ``make run`` does before it serves: migrate an empty SQLite file and
+    load the 3 070 demo cases (``isu db upgrade`` + ``isu demo --if-empty``)."""
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ISU_")}
+        env.update(ISU_DATABASE_URL=f"sqlite:///{tmp / 'isu.sqlite3'}", ISU_MODE="dev",
+                   ISU_MASTER_KEY_FILE=str(tmp / "master.key"))  # fmt: skip
+        isu = _isu(source)
+        started = time.perf_counter()
+        _run([*isu, "db", "upgrade"], env, tmp)
+        _run([*isu, "demo", "--if-empty"], env, tmp)
+        return {"seconds": round(time.perf_counter() - started, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="sqlite,postgresql")
@@ -394,6 +448,12 @@ def main() -> None:
     )
     parser.add_argument("--baseline", default=None, help="git revision measured as 'before'")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--import-cases", default="", help="also time isu import of N cases, e.g. 3070,100000"
+    )
+    parser.add_argument(
+        "--first-start", action="store_true", help="also time make run's first start"
+    )
     options = parser.parse_args()
     runs = []
     sources = [("current", ROOT)]
@@ -411,11 +471,27 @@ def main() -> None:
                            "clients": clients, "result": result}  # fmt: skip
                     print(json.dumps(run), flush=True)
                     runs.append(run)
+    imports = []
+    for engine in options.engines.split(",") if options.import_cases else []:
+        for cases in map(int, options.import_cases.split(",")):
+            for revision, source in sources:
+                found = {"revision": revision, "engine": engine,
+                         **measure_import(source, engine, cases)}  # fmt: skip
+                print(json.dumps(found), flush=True)
+                imports.append(found)
+    first_starts = []
+    if options.first_start:
+        for revision, source in sources:
+            found = {"revision": revision, **measure_first_start(source)}
+            print(json.dumps(found), flush=True)
+            first_starts.append(found)
     results = {
         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
         "seconds": options.seconds,
         "runs": runs,
+        "imports": imports,
+        "first_starts": first_starts,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
