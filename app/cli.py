@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analysis.cli import register as register_analysis_commands
 from app.catalogue.loader import CatalogueError, load_catalogue
 from app.config import PROJECT_ROOT, get_settings
 from app.db import make_engine, make_session_factory, transaction
@@ -43,6 +44,7 @@ register_indicator_commands(app)
 register_submission_commands(app)
 app.add_typer(web_app, name="web")
 register_data_commands(app)
+register_analysis_commands(app, export_app)
 
 console = Console()
 err_console = Console(stderr=True)
