@@ -87,6 +87,26 @@ class Layout:
     def names(self) -> list[str]:
         return [c.name for c in self.columns()]
 
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns() if c.name == name)
+
+    def frame_columns(self, *, ids: bool = True) -> list[str]:
+        """What the analysis frame is made of: every column but the per-code
+        booleans (the ``__bits`` masks carry them), the exclusion (excluded
+        cases are read apart) and the local values."""
+        skip = {"is_excluded", "exclusion_reason", "local_values", "survey_answered_on"}
+        if not ids:
+            skip |= {"case_id", "unit_id"}
+        booleans = {
+            f"{key}__{code}"
+            for key, codes in (
+                *((m.key, m.codes) for m in self.multis),
+                *self.children.items(),
+            )
+            for code in codes
+        }
+        return [c.name for c in self.columns() if c.name not in skip | booleans]
+
 
 KEY_COLUMNS: tuple[Column, ...] = (
     Column("case_id", "id", nullable=False),

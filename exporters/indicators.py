@@ -228,6 +228,14 @@ def case_data(raw: RawData, persons: Mapping[str, str] | None = None) -> CaseDat
     return CaseData(cases, interventions.reset_index(drop=True))
 
 
+def case_data_from_table(
+    cases: pd.DataFrame, interventions: pd.DataFrame, persons: Mapping[str, str] | None = None
+) -> CaseData:
+    """:class:`CaseData` from included rows of the analysis table and the
+    intervention records (case_id, start_on, grounds_code)."""
+    return case_data(RawData(cases.assign(is_excluded=False), interventions), persons)
+
+
 @dataclass(frozen=True)
 class Population:
     """Adults (18+) on 31 December: (area code, year, sex) -> count. Area codes

@@ -275,7 +275,7 @@ def build_summary(
             raise ValueError("a plan or a principal is needed")
         plan = plan_for(session, principal, query)
     codebook = codebook_from_catalogue(catalogue)
-    analysis = load_frame(session, catalogue, plan.where)
+    analysis = load_frame(session, catalogue, plan.where, ids=False)
     protected = plan.mode == "protected" or plan.areas is not None
     tables = compile_tables(
         analysis.frame,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from app.analysis.rebuild import check, count_rows, rebuild
 from app.analysis.sync import sync_cases
 from app.analysis.table import case_analysis
 from app.cli import app as cli
+from app.config import get_settings
 from app.db import make_engine, make_session_factory, transaction
 from app.importer.cli import run_import
 from app.models import Case, Intervention, Unit
@@ -232,8 +234,17 @@ def test_import_and_key_rotation_keep_the_table_in_step(
         engine.dispose()
 
 
+@pytest.fixture
+def cli_env(fresh_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ISU_DATABASE_URL", fresh_database_url)
+    monkeypatch.setenv("ISU_MASTER_KEY", TEST_MASTER_KEY)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 def test_check_names_a_planted_difference_and_rebuild_repairs_it(
-    engine_name: str, fresh_database_url: str, tmp_path: Path
+    engine_name: str, fresh_database_url: str, cli_env: None
 ) -> None:
     settings = make_settings(fresh_database_url)
     from app.synthetic.generator import GeneratorConfig, generate_cases
@@ -252,14 +263,13 @@ def test_check_names_a_planted_difference_and_rebuild_repairs_it(
                 {"id": victim.hex if engine_name == "sqlite" else str(victim)},
             )
         runner = CliRunner()
-        env = {"ISU_DATABASE_URL": fresh_database_url, "ISU_MASTER_KEY": TEST_MASTER_KEY}
-        result = runner.invoke(cli, ["analysis", "check"], env=env)
+        result = runner.invoke(cli, ["analysis", "check"])
         assert result.exit_code == 1, result.output
         assert f"{victim} sex" in result.output
         assert f"{victim} n_intervention_types" in result.output
-        result = runner.invoke(cli, ["analysis", "rebuild"], env=env)
+        result = runner.invoke(cli, ["analysis", "rebuild"])
         assert result.exit_code == 0, result.output
-        result = runner.invoke(cli, ["analysis", "check"], env=env)
+        result = runner.invoke(cli, ["analysis", "check"])
         assert result.exit_code == 0, result.output
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM case_analysis"))
