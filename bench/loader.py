@@ -537,11 +537,11 @@ def fill_analysis(url: str) -> int:
         with psycopg.connect(libpq(url), autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE case_analysis")
     else:
-        conn = sqlite3.connect(sqlite_path(url), isolation_level=None)
+        lite = sqlite3.connect(sqlite_path(url), isolation_level=None)
         try:
-            conn.execute("ANALYZE case_analysis")
+            lite.execute("ANALYZE case_analysis")
         finally:
-            conn.close()
+            lite.close()
     return written
 
 

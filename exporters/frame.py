@@ -33,7 +33,6 @@ from exporters.analysis import SCORE_CHANGES as SCORE_CHANGES
 from exporters.codebook import Codebook
 from exporters.definitions import AGE_BANDS, DEFAULT_DEFINITIONS, DURATION_BINS, Definitions
 
-
 CASE_COLUMNS = (
     "case_id",
     "unit_id",
@@ -182,14 +181,14 @@ def _day(value: Any) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    stamp = pd.Timestamp(value)
-    return None if stamp is pd.NaT else stamp.date()
+    stamp = pd.to_datetime(value, errors="coerce")
+    return None if pd.isna(stamp) else pd.Timestamp(stamp).date()
 
 
 def _records(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for record in frame.to_dict("records"):
-        out.setdefault(str(record["case_id"]), []).append(record)
+        out.setdefault(str(record["case_id"]), []).append({str(k): v for k, v in record.items()})
     return out
 
 
@@ -204,7 +203,7 @@ def analysis_rows(raw: RawData, layout: Layout) -> pd.DataFrame:
     for record in raw.cases.to_dict("records"):
         case_id = str(record["case_id"])
         values = {
-            k: v
+            str(k): v
             for k, v in ((k, _plain(v)) for k, v in record.items() if k not in structural)
             if v is not None
         }
@@ -311,12 +310,14 @@ def _int_array(series: pd.Series) -> np.ndarray:
 
 def _flags(series: pd.Series) -> np.ndarray:
     if series.dtype == bool:
-        return series.to_numpy()
+        flags: np.ndarray = series.to_numpy(dtype=bool)
+        return flags
     if series.dtype == object:
         return np.asarray(
             [bool(v) and v not in ("f", "false", "0") for v in series.fillna(False)], dtype=bool
         )
-    return _int_array(series) != 0
+    nonzero: np.ndarray = _int_array(series) != 0
+    return nonzero
 
 
 def _optional_ints(series: pd.Series) -> pd.Series:
@@ -416,7 +417,9 @@ def frame_from_table(
     count_keys = [str(i) for i in range(cap)] + [f"{cap}+"]
     counts = _numbers(table["collaboration_count"])
     band_codes = np.where(np.isnan(counts), -1, np.minimum(np.nan_to_num(counts), cap)).astype(int)
-    frame["collaboration_count_band"] = pd.Categorical.from_codes(band_codes, categories=count_keys)
+    frame["collaboration_count_band"] = pd.Categorical.from_codes(
+        band_codes, categories=pd.Index(count_keys)
+    )
     frame["is_top_group"] = (
         is_closed
         & frame["goal_followup"].isin(definitions.top_goal_codes)

@@ -84,10 +84,12 @@ def _schema(layout: Layout, names: Sequence[str]) -> pa.Schema:
     return pa.schema([(n, ARROW_TYPES[layout.column(n).kind]) for n in names])
 
 
-def query(names: Sequence[str], where: CaseFilter, *, excluded: bool = False) -> Select[Any]:
-    return select(*(case_analysis.c[n] for n in names)).where(
-        case_analysis.c.is_excluded.is_(excluded), *where.conditions()
-    )
+def query(names: Sequence[str], where: CaseFilter, *, excluded: bool | None = False) -> Select[Any]:
+    """``excluded``: False = included cases, True = excluded ones, None = all."""
+    statement = select(*(case_analysis.c[n] for n in names)).where(*where.conditions())
+    if excluded is not None:
+        statement = statement.where(case_analysis.c.is_excluded.is_(excluded))
+    return statement
 
 
 def _literal(connection: Connection, statement: Select[Any]) -> str:
@@ -149,9 +151,9 @@ def _clean_file(connection: Connection) -> str | None:
 def _sqlite_select(statement: Select[Any], layout: Layout) -> Select[Any]:
     """Every non-integer column as text, never NULL (the ADBC SQLite driver
     types a column by its first rows: a NULL there must not decide it)."""
-    columns = []
+    columns: list[ColumnElement[Any]] = []
     for column in statement.selected_columns:
-        kind = layout.column(column.key).kind
+        kind = layout.column(str(column.key)).kind
         if kind in ("id", "text", "date", "json"):
             columns.append(func.ifnull(column, "").label(column.key))
         else:
@@ -163,7 +165,10 @@ def _hyphenate(ids: pa.ChunkedArray) -> pa.ChunkedArray:
     """SQLite keeps UUIDs as 32 hex digits; the frame has the canonical form."""
     if len(ids) == 0 or pc.all(pc.equal(pc.utf8_length(ids), 36)).as_py():
         return ids
-    parts = [pc.utf8_slice_codeunits(ids, a, b) for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))]
+    parts = [
+        pc.utf8_slice_codeunits(ids, a, b)
+        for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+    ]
     return pc.binary_join_element_wise(*parts, "-")
 
 
@@ -214,7 +219,7 @@ def read_arrow(
     names: Sequence[str],
     where: CaseFilter,
     *,
-    excluded: bool = False,
+    excluded: bool | None = False,
     layout: Layout | None = None,
 ) -> pa.Table:
     """Columns ``names`` of the analysis table for the cases ``where`` selects

@@ -100,7 +100,7 @@ def _stored(connection: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
     rows = connection.execute(
         select(case_analysis).where(case_analysis.c.case_id.in_(list(ids)))
     ).mappings()
-    return {row["case_id"]: row for row in rows}
+    return {row["case_id"]: dict(row) for row in rows}
 
 
 def differing_columns(expected: Mapping[str, Any], stored: Mapping[str, Any]) -> list[str]:

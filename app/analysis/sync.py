@@ -305,7 +305,7 @@ def _touched(session: Session) -> tuple[dict[uuid.UUID, set[str]], set[uuid.UUID
         if isinstance(obj, Case):
             own.add(obj.id)
         elif type(obj) in RELATION:
-            children.setdefault(obj.case_id, set()).add(RELATION[type(obj)])  # type: ignore[attr-defined]
+            children.setdefault(obj.case_id, set()).add(RELATION[type(obj)])
     for obj in session.dirty:
         if isinstance(obj, Case):
             if _changed(obj, CASE_FIELDS):
@@ -318,7 +318,7 @@ def _touched(session: Session) -> tuple[dict[uuid.UUID, set[str]], set[uuid.UUID
                     children.setdefault(obj.id, set()).add(relation)
         elif type(obj) in RELATION:
             if _changed(obj, CHILD_FIELDS[type(obj)]):
-                children.setdefault(obj.case_id, set()).add(RELATION[type(obj)])  # type: ignore[attr-defined]
+                children.setdefault(obj.case_id, set()).add(RELATION[type(obj)])
                 old = inspect(obj).attrs["case_id"].history.deleted
                 for previous in old or ():
                     if previous is not None:
@@ -327,7 +327,7 @@ def _touched(session: Session) -> tuple[dict[uuid.UUID, set[str]], set[uuid.UUID
             units.append(obj)
     for obj in session.deleted:
         if type(obj) in RELATION:
-            children.setdefault(obj.case_id, set()).add(RELATION[type(obj)])  # type: ignore[attr-defined]
+            children.setdefault(obj.case_id, set()).add(RELATION[type(obj)])
     return children, own, units
 
 
@@ -339,7 +339,7 @@ def _loaded_children(session: Session, case_row: Case, relation: str) -> bool:
     current = state.dict.get(relation)
     items = current if isinstance(current, list) else ([] if current is None else [current])
     for obj in session.new | session.dirty:
-        if RELATION.get(type(obj)) == relation and obj.case_id == case_row.id and obj not in items:  # type: ignore[attr-defined]
+        if RELATION.get(type(obj)) == relation and obj.case_id == case_row.id and obj not in items:
             return False
     return not any(RELATION.get(type(obj)) == relation and obj in items for obj in session.deleted)
 
@@ -380,34 +380,34 @@ def after_flush(session: Session, _context: UOWTransaction) -> None:
     for case_id, case_row in in_memory.items():
         if case_id in gone:
             continue
-        state = inspect(case_row)
-        new = case_row in session.new
         reading = to_read.get(case_id, set())
-
-        def current(relation: str, kind: type) -> list[Any]:
-            if new and relation in state.unloaded:
-                # A case created in this flush has only this flush's children.
-                return [o for o in session.new if isinstance(o, kind) and o.case_id == case_id]  # type: ignore[attr-defined]
-            value = getattr(case_row, relation)
-            return value if isinstance(value, list) else ([] if value is None else [value])
-
         interventions = (
             read_iv.get(case_id, [])
             if "interventions" in reading
-            else _interventions(current("interventions", Intervention))
+            else _interventions(_in_memory(session, case_row, "interventions"))
         )
         risks = (
             read_risks.get(case_id, [])
             if "risk_assessments" in reading
-            else _risks(current("risk_assessments", RiskAssessment))
+            else _risks(_in_memory(session, case_row, "risk_assessments"))
         )
         if "survey" in reading:
             survey = read_surveys.get(case_id)
         else:
-            found = current("survey", SurveyResponse)
-            survey = _survey(found[0]) if found else None
+            answers = _in_memory(session, case_row, "survey")
+            survey = _survey(answers[0]) if answers else None
         rows.append(analysis_row(layout, _facts(case_row, interventions, risks, survey)))
     write_rows(connection, rows)
+
+
+def _in_memory(session: Session, case_row: Case, relation: str) -> list[Any]:
+    """A child collection from memory. A case created in this flush whose
+    collection was never set has only this flush's new children."""
+    if case_row in session.new and relation in inspect(case_row).unloaded:
+        kind = next(k for k, r in RELATION.items() if r == relation)
+        return [o for o in session.new if isinstance(o, kind) and o.case_id == case_row.id]  # type: ignore[attr-defined]
+    value = getattr(case_row, relation)
+    return value if isinstance(value, list) else ([] if value is None else [value])
 
 
 def _install() -> None:

@@ -10,6 +10,7 @@ migration for it. Local variables never become columns (``local_values``).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -43,8 +44,8 @@ def shared_layout() -> Layout:
     return layout_from_codebook(codebook_from_catalogue(catalogue))
 
 
-def _type(column: LayoutColumn) -> TypeEngine[object]:
-    types: dict[str, TypeEngine[object]] = {
+def _type(column: LayoutColumn) -> TypeEngine[Any]:
+    types: dict[str, TypeEngine[Any]] = {
         "id": Uuid(),
         "code": SmallInteger(),
         "int": Integer(),

@@ -82,13 +82,13 @@ def read_case_data(
         select(Intervention.case_id, Intervention.start_on, Intervention.grounds_code).where(
             Intervention.case_id.in_(ids)
         )
-    ).tuples()
+    ).all()
     iv = pd.DataFrame.from_records(
         [(str(c), s, g) for c, s, g in interventions],
         columns=["case_id", "start_on", "grounds_code"],
     )
     pseudonyms = session.execute(
         select(Case.id, Case.client_pseudonym).where(Case.id.in_(ids))
-    ).tuples()
+    ).all()
     persons = {str(case_id): p for case_id, p in pseudonyms}
     return case_data_from_table(cases, iv, persons)

@@ -255,6 +255,7 @@ def test_check_names_a_planted_difference_and_rebuild_repairs_it(
     try:
         with transaction(make_session_factory(engine)) as session:
             victim = session.scalars(select(Case.id).order_by(Case.id)).first()
+            assert victim is not None
         with engine.begin() as connection:
             connection.execute(
                 text(
