@@ -40,6 +40,7 @@ from exporters.definitions import (
     GroupDef,
 )
 from exporters.frame import SCORE_CHANGES
+from exporters.rounding import round_half_up
 from exporters.spec import Table, TableSpec
 
 ALL = "_all"
@@ -167,8 +168,7 @@ def percent_array(
     den = big_n.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = scale * n.astype(float) / den
-        factor = 10**decimals
-        rounded = np.floor(raw * factor + 0.5 + 1e-9) / factor
+        rounded = round_half_up(raw, decimals)
         valid = (den > 0) & ~np.isnan(raw)
     return pd.array(np.where(valid, rounded, np.nan), dtype="Float64")
 
