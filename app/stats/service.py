@@ -33,11 +33,11 @@ from app.models import UNIT_KINDS, Unit
 from app.reference import counties, municipalities
 from app.stats.codebook import codebook_from_catalogue
 from app.stats.frame import CaseFilter, load_frame
+from app.stats.tables import table_catalogue
 from exporters.codebook import Label
 from exporters.compare import NATION, area_labels, comparison_areas, county_areas
 from exporters.disclosure import Area
 from exporters.summary import Mode, Summary, compile_tables, hide_small
-from exporters.tables import TABLES
 
 EXPORT_ACTION = "export.summary"
 ROLES = ("caseworker", "coordinator", "regional", "national")
@@ -116,7 +116,7 @@ def _check(query: SummaryQuery) -> None:
             "/query/unit_kind", "unknown_unit_kind", "Okänd verksamhetstyp.", "Unknown unit kind."
         )
     for table_id in query.tables or ():
-        if table_id not in TABLES:
+        if table_id not in table_catalogue():
             raise _invalid("/query/tables", "unknown_table", "Okänd tabell.", "Unknown table.")
 
 
