@@ -100,15 +100,17 @@ def rollup(
         out.insert(i, name, np.asarray(source)[outer_rows])
     area_rows = np.tile(np.repeat(np.arange(n_areas), rows), n_outer)
     position = len(other_by)
+    level_codes = np.array([LEVELS.index(level) for level, _code in areas], dtype=np.int64)
     out.insert(
         position,
         "area_level",
         pd.Series(
-            pd.Categorical([areas[a][0] for a in area_rows], categories=list(LEVELS)),
+            pd.Categorical.from_codes(level_codes[area_rows], categories=pd.Index(list(LEVELS))),
             index=out.index,
         ),
     )
-    out.insert(position + 1, "area_code", [areas[a][1] for a in area_rows])
+    area_codes = np.array([code for _level, code in areas], dtype=object)
+    out.insert(position + 1, "area_code", pd.Series(area_codes[area_rows], dtype="str"))
     out["n"] = pd.array(n.reshape(-1), dtype="Int64")
     out["N"] = pd.array(big_n.reshape(-1), dtype="Int64")
     if value == "mean":
@@ -122,9 +124,12 @@ def select_areas(table: Table, areas: Iterable[Area]) -> Table:
     """Only the given areas, in the given order."""
     wanted = list(areas)
     data = table.data
-    pairs = list(zip(data["area_level"].astype(str), data["area_code"].astype(str), strict=True))
-    order = {area: i for i, area in enumerate(wanted)}
-    rank = pd.Series([order.get(p, -1) for p in pairs], index=data.index)
+    levels = data["area_level"].astype("object").to_numpy()
+    codes = data["area_code"].astype("object").to_numpy()
+    ranks = np.full(len(data), -1, dtype=np.int64)
+    for i, (level, code) in enumerate(wanted):
+        ranks[(levels == level) & (codes == code)] = i
+    rank = pd.Series(ranks, index=data.index)
     keep = rank >= 0
     chosen = data.loc[keep].assign(_rank=rank[keep])
     other = [b for b in table.by if b not in ("area_level", "area_code")]

@@ -109,11 +109,11 @@ class _Groups:
         shape = [len(level) for level in self.levels]
         grid = np.indices(shape).reshape(len(shape), -1) if shape else np.zeros((0, 1), int)
         for i, name in enumerate(self.names):
-            values = self.levels[i].take(np.repeat(grid[i], repeat))
+            positions = np.repeat(grid[i], repeat)
             if self.categorical[i]:
-                columns[name] = pd.Categorical(values, categories=self.levels[i])
+                columns[name] = pd.Categorical.from_codes(positions, categories=self.levels[i])
             else:
-                columns[name] = np.asarray(values)
+                columns[name] = np.asarray(self.levels[i].take(positions))
         return pd.DataFrame(columns, index=range(self.size * repeat))
 
     def extend(self, name: str, codes: np.ndarray, level: pd.Index) -> _Groups:
