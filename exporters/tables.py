@@ -168,6 +168,13 @@ def _assemble(
     return frame
 
 
+def _count(groups: _Groups, rows: np.ndarray) -> np.ndarray:
+    """Rows (a mask over the frame, all in some group) per group."""
+    if groups.size == 1:
+        return np.array([np.count_nonzero(rows)], dtype=np.int64)
+    return np.bincount(groups.ids[rows], minlength=groups.size).astype(np.int64)
+
+
 def _single(
     groups: _Groups,
     member: np.ndarray,
@@ -179,14 +186,15 @@ def _single(
     keys = list(keys)
     k = len(keys)
     inside = member & (groups.ids >= 0)
-    ids = groups.ids[inside]
-    cats = codes[inside]
-    registered = cats >= 0
-    counts = np.bincount(ids[registered] * k + cats[registered], minlength=groups.size * k)
+    registered = inside & (codes >= 0)
+    cells = (
+        codes[registered] if groups.size == 1 else groups.ids[registered] * k + codes[registered]
+    )
+    counts = np.bincount(cells, minlength=groups.size * k).astype(np.int64)
     counts = counts.reshape(groups.size, k)
     big_n = np.repeat(counts.sum(axis=1, keepdims=True), k, axis=1)
     if not_registered:
-        population = np.bincount(ids, minlength=groups.size).reshape(-1, 1)
+        population = _count(groups, inside).reshape(-1, 1)
         counts = np.hstack([counts, population - big_n[:, :1]])
         big_n = np.hstack([big_n, population])
         keys = [*keys, NOT_REGISTERED]
@@ -202,19 +210,16 @@ def _multi(
     not_registered: bool,
 ) -> pd.DataFrame:
     inside = member & (groups.ids >= 0)
-    ids = groups.ids[inside]
-    reg = registered[inside]
+    base = inside & registered
     names = list(indicators)
     size = groups.size
-    columns = [
-        np.bincount(ids, weights=indicators[name][inside] & reg, minlength=size) for name in names
-    ]
-    counts = np.column_stack(columns).astype(np.int64) if columns else np.zeros((size, 0), np.int64)
-    reg_n = np.bincount(ids, weights=reg, minlength=size).astype(np.int64).reshape(-1, 1)
+    columns = [_count(groups, indicators[name] & base) for name in names]
+    counts = np.column_stack(columns) if columns else np.zeros((size, 0), np.int64)
+    reg_n = _count(groups, base).reshape(-1, 1)
     big_n = np.repeat(reg_n, len(names), axis=1)
     keys = list(names)
     if not_registered:
-        population = np.bincount(ids, minlength=size).reshape(-1, 1)
+        population = _count(groups, inside).reshape(-1, 1)
         counts = np.hstack([counts, population - reg_n])
         big_n = np.hstack([big_n, population])
         keys.append(NOT_REGISTERED)
@@ -231,7 +236,7 @@ def _mean(
     sums = np.column_stack(
         [np.bincount(ids, weights=measures[name][inside], minlength=size) for name in names]
     ).astype(np.int64)
-    population = np.bincount(ids, minlength=size).reshape(-1, 1)
+    population = _count(groups, inside).reshape(-1, 1)
     big_n = np.repeat(population, len(names), axis=1)
     frame = _assemble(groups, dim, names, sums, big_n)
     frame = frame.drop(columns="percent")
