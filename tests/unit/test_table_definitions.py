@@ -61,7 +61,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
 def test_a_mistake_names_file_table_and_field(
     tmp_path: Path, change: tuple[str, str], message: str
 ) -> None:
-    with pytest.raises(TableDefinitionError, match="01-who.yaml") as error:
+    with pytest.raises(TableDefinitionError, match=r"01-who\.yaml") as error:
         load_tables(write(tmp_path, GOOD.replace(*change)))
     assert message in str(error.value)
 
