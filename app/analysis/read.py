@@ -214,6 +214,18 @@ def _read_sqlite(
     return pa.table(arrays, schema=schema)
 
 
+def fingerprint(session: Session | Connection) -> tuple[int, int]:
+    """(rows, sum of the rows' write tokens) of the analysis table: a change
+    to any row draws a new random token, so this changes with every committed
+    change, and a result computed from the table can be reused while it stays
+    the same."""
+    connection = session.connection() if isinstance(session, Session) else session
+    row = connection.execute(
+        select(func.count(), func.coalesce(func.sum(case_analysis.c.write_token), 0))
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 def read_arrow(
     session: Session | Connection,
     names: Sequence[str],

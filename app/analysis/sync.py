@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from secrets import randbits
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, event, inspect, select, update
@@ -275,7 +276,10 @@ def write_rows(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> Non
     """Upsert analysis rows (one statement; ``executemany`` for several)."""
     if not rows:
         return
-    params = [{k: v for k, v in row.items() if k != "unit_kind"} for row in rows]
+    params = [
+        {**{k: v for k, v in row.items() if k != "unit_kind"}, "write_token": randbits(31)}
+        for row in rows
+    ]
     stmt = upsert_statement(connection)
     if len(params) == 1:
         connection.execute(stmt, params[0])

@@ -19,12 +19,15 @@ years, and the unit-kind filter is for unprotected summaries only.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy.orm import Session
 
+from app.analysis.read import fingerprint
 from app.audit.service import Actor, record
 from app.auth.principal import Principal
 from app.catalogue.loader import Catalogue
@@ -35,9 +38,11 @@ from app.stats.codebook import codebook_from_catalogue
 from app.stats.frame import CaseFilter, load_frame
 from app.stats.tables import table_catalogue
 from exporters.codebook import Label
-from exporters.compare import NATION, area_labels, comparison_areas, county_areas
+from exporters.compare import NATION, area_labels, comparison_areas, county_areas, select_areas
 from exporters.disclosure import Area
-from exporters.summary import Mode, Summary, compile_tables, hide_small
+from exporters.frame import AnalysisFrame
+from exporters.spec import Table
+from exporters.summary import Mode, Summary, compile_tables, hide_small, protected_release
 
 EXPORT_ACTION = "export.summary"
 ROLES = ("caseworker", "coordinator", "regional", "national")
@@ -259,6 +264,78 @@ def plan_for(session: Session, principal: Principal, query: SummaryQuery) -> Pla
     return _protected_plan(query, default_county)
 
 
+class ReleaseCache:
+    """The last few published (protected) releases, each valid while the
+    analysis table's fingerprint is unchanged: every regional and national
+    audience is served from the same release, so it is computed once per
+    change of the data, not once per request."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[object, ...], tuple[list[Table], AnalysisFrame]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> tuple[list[Table], AnalysisFrame] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], value: tuple[list[Table], AnalysisFrame]) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+RELEASES = ReleaseCache()
+
+
+def _release(
+    session: Session,
+    catalogue: Catalogue,
+    plan: Plan,
+    by_year: bool,
+    table_ids: Sequence[str] | None,
+    threshold: int,
+) -> tuple[list[Table], AnalysisFrame]:
+    """The protected release of every area for the plan's period (cached)."""
+    key = (
+        fingerprint(session),
+        catalogue.version,
+        plan.where,
+        by_year,
+        tuple(table_ids or ()),
+        threshold,
+        plan.known_municipality,
+    )
+    found = RELEASES.get(key)
+    if found is not None:
+        return found
+    analysis = load_frame(session, catalogue, plan.where, ids=False)
+    release = protected_release(
+        analysis.frame,
+        codebook_from_catalogue(catalogue),
+        threshold=threshold,
+        county_of=county_of(),
+        known_municipality=plan.known_municipality,
+        by_year=by_year,
+        table_ids=table_ids,
+    )
+    # Only what a summary reads besides the tables: the exclusions.
+    kept = replace(analysis, frame=analysis.frame.iloc[:0])
+    RELEASES.put(key, (release, kept))
+    return release, kept
+
+
 def build_summary(
     session: Session,
     catalogue: Catalogue,
@@ -275,19 +352,21 @@ def build_summary(
             raise ValueError("a plan or a principal is needed")
         plan = plan_for(session, principal, query)
     codebook = codebook_from_catalogue(catalogue)
-    analysis = load_frame(session, catalogue, plan.where, ids=False)
     protected = plan.mode == "protected" or plan.areas is not None
-    tables = compile_tables(
-        analysis.frame,
-        codebook,
-        mode=plan.mode,
-        threshold=threshold,
-        county_of=county_of() if plan.areas is not None else None,
-        areas=plan.areas,
-        known_municipality=plan.known_municipality,
-        by_year=query.by_year,
-        table_ids=None if query.tables is None else sorted({*query.tables, "funnel"}),
-    )
+    table_ids = None if query.tables is None else sorted({*query.tables, "funnel"})
+    if plan.areas is None:
+        analysis = load_frame(session, catalogue, plan.where, ids=False)
+        tables = compile_tables(
+            analysis.frame,
+            codebook,
+            mode=plan.mode,
+            threshold=threshold,
+            by_year=query.by_year,
+            table_ids=table_ids,
+        )
+    else:
+        release, analysis = _release(session, catalogue, plan, query.by_year, table_ids, threshold)
+        tables = [select_areas(table, plan.areas) for table in release]
     funnel = next(t for t in tables if t.id == "funnel").data
     first_rows = funnel
     if "area_code" in funnel.columns and plan.areas:

@@ -157,6 +157,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
+        sa.Column("write_token", sa.BigInteger(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
