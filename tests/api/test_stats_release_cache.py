@@ -19,7 +19,7 @@ from tests.api.test_stats import SEX, get, sex_rows, world  # noqa: F401  (fixtu
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     service.RELEASES.clear()
     calls: list[int] = []
-    original = service.load_frame
+    original = service.load_frame  # type: ignore[attr-defined]
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
@@ -32,7 +32,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_release_is_reused_until_a_case_changes(
     client: TestClient,
     session: Session,
-    world: dict[str, Any],
+    world: dict[str, Any],  # noqa: F811
     reads: list[int],
 ) -> None:
     first = get(client, world["regional"], SEX, municipalities="true")
