@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.engine import Engine
 
-from app.analysis.sync import CASE_COLUMNS, facts_from_rows, write_rows
+from app.analysis.sync import CASE_COLUMNS, facts_from_rows, replace_rows
 from app.analysis.table import case_analysis, shared_layout
 from app.models import Case, Unit
 from exporters.analysis import analysis_row
@@ -72,7 +72,7 @@ def rebuild(engine: Engine, *, batch: int = DEFAULT_BATCH, progress: Progress | 
                 break
             after = rows[-1][0]
             computed = [analysis_row(layout, f) for f in facts_from_rows(connection, rows)]
-            write_rows(connection, computed)
+            replace_rows(connection, computed)
         written += len(computed)
         if progress is not None:
             progress(len(computed))
