@@ -94,8 +94,33 @@ class Stages:
         return value
 
 
+def _html_report(factory: Any, catalogue: Any) -> int:
+    """The HTML report with every chart, as ``isu export summary --format html``
+    makes it (plan, read, tables, writer), for every case in the database."""
+    from app.stats import service
+    from app.stats.frame import CaseFilter
+    from exporters.codebook import Label
+    from exporters.writers.html import write_html
+
+    query = service.SummaryQuery(date(1900, 1, 1), date(2999, 12, 31))
+    plan = service.Plan(
+        CaseFilter(query.period_from, query.period_to),
+        "internal",
+        None,
+        None,
+        Label("Alla", "All"),
+        "all",
+        (None, None),
+    )
+    with factory() as session:
+        summary = service.build_summary(
+            session, catalogue, None, query, threshold=7, today=date(2025, 6, 30), plan=plan
+        )
+    return len(write_html(summary))
+
+
 def measure(
-    url: str, *, path: str, protected: bool, baseline: bool, prototype: bool
+    url: str, *, path: str, protected: bool, baseline: bool, html: bool = False
 ) -> dict[str, Any]:
     """One repetition of one read path: ``new`` (the analysis table, columnar)
     or ``old`` (every case's JSON values row by row, as before the table)."""
@@ -179,6 +204,8 @@ def measure(
                 analysis.frame, codebook, mode="protected", county_of=county_of(), areas=[NATION]
             ),
         )
+    if html and path == "new":
+        stages.run("html_report", lambda: _html_report(factory, catalogue))
     checks: dict[str, bool] = {}
     duckdb: dict[str, float] = {}
     if baseline:
@@ -256,13 +283,14 @@ def main(argv: list[str] | None = None) -> int:
         default="new",
         help="the analysis table or the old JSON read",
     )
+    parser.add_argument("--html", action="store_true", help="also the HTML report with charts")
     args = parser.parse_args(argv)
     result = measure(
         args.url,
         path=args.path,
         protected=args.protected,
         baseline=not args.no_baseline,
-        prototype=False,
+        html=args.html,
     )
     sys.stdout.write(json.dumps(result) + "\n")
     return 0

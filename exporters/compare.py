@@ -120,18 +120,41 @@ def rollup(
     return table.with_data(out[[*by, *dims, "n", "N", value, *extra]], by=by)
 
 
-def select_areas(table: Table, areas: Iterable[Area]) -> Table:
-    """Only the given areas, in the given order."""
-    wanted = list(areas)
+def area_positions(table: Table) -> dict[Area, np.ndarray]:
+    """Row positions of each area of a rolled-up table (to select from it
+    many times, as from a cached release)."""
     data = table.data
     levels = data["area_level"].astype("object").to_numpy()
     codes = data["area_code"].astype("object").to_numpy()
-    ranks = np.full(len(data), -1, dtype=np.int64)
-    for i, (level, code) in enumerate(wanted):
-        ranks[(levels == level) & (codes == code)] = i
-    rank = pd.Series(ranks, index=data.index)
-    keep = rank >= 0
-    chosen = data.loc[keep].assign(_rank=rank[keep])
+    keys, first = np.unique(
+        np.char.add(np.char.add(levels.astype(str), "\x1f"), codes.astype(str)),
+        return_inverse=True,
+    )
+    order = np.argsort(first, kind="stable")
+    bounds = np.searchsorted(first[order], np.arange(len(keys) + 1))
+    out: dict[Area, np.ndarray] = {}
+    for i, key in enumerate(keys.tolist()):
+        level, code = key.split("\x1f", 1)
+        out[(level, code)] = order[bounds[i] : bounds[i + 1]]
+    return out
+
+
+def select_areas(
+    table: Table, areas: Iterable[Area], positions: Mapping[Area, np.ndarray] | None = None
+) -> Table:
+    """Only the given areas, in the given order (``positions``: from
+    :func:`area_positions`, when selecting from the same table repeatedly)."""
+    wanted = list(areas)
+    data = table.data
+    found = positions if positions is not None else area_positions(table)
+    rank_of: dict[Area, int] = {area: i for i, area in enumerate(wanted)}
+    empty = np.zeros(0, dtype=np.int64)
+    rows = np.concatenate([found.get(area, empty) for area in rank_of] or [empty])
+    ranks = np.concatenate(
+        [np.full(len(found.get(area, empty)), rank) for area, rank in rank_of.items()] or [empty]
+    )
+    order = np.argsort(rows, kind="stable")
+    chosen = data.iloc[rows[order]].assign(_rank=ranks[order])
     other = [b for b in table.by if b not in ("area_level", "area_code")]
     chosen = chosen.sort_values([*other, "_rank", *table.spec.dims], kind="stable")
     return table.with_data(chosen.drop(columns="_rank").reset_index(drop=True))

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -38,7 +39,14 @@ from app.stats.codebook import codebook_from_catalogue
 from app.stats.frame import CaseFilter, load_frame
 from app.stats.tables import table_catalogue
 from exporters.codebook import Label
-from exporters.compare import NATION, area_labels, comparison_areas, county_areas, select_areas
+from exporters.compare import (
+    NATION,
+    area_labels,
+    area_positions,
+    comparison_areas,
+    county_areas,
+    select_areas,
+)
 from exporters.disclosure import Area
 from exporters.frame import AnalysisFrame
 from exporters.spec import Table
@@ -264,6 +272,23 @@ def plan_for(session: Session, principal: Principal, query: SummaryQuery) -> Pla
     return _protected_plan(query, default_county)
 
 
+@dataclass(frozen=True)
+class Release:
+    """A protected release of every area, ready to select areas from."""
+
+    tables: list[Table]
+    positions: list[dict[Area, Any]]
+    """Per table: the row positions of each area (:func:`area_positions`)."""
+    analysis: AnalysisFrame
+    """Its exclusions (the frame itself is not kept)."""
+
+    def select(self, areas: Sequence[Area]) -> list[Table]:
+        return [
+            select_areas(table, areas, positions)
+            for table, positions in zip(self.tables, self.positions, strict=True)
+        ]
+
+
 class ReleaseCache:
     """The last few published (protected) releases, each valid while the
     analysis table's fingerprint is unchanged: every regional and national
@@ -272,19 +297,17 @@ class ReleaseCache:
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[object, ...], tuple[list[Table], AnalysisFrame]] = (
-            OrderedDict()
-        )
+        self._items: OrderedDict[tuple[object, ...], Release] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[object, ...]) -> tuple[list[Table], AnalysisFrame] | None:
+    def get(self, key: tuple[object, ...]) -> Release | None:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[object, ...], value: tuple[list[Table], AnalysisFrame]) -> None:
+    def put(self, key: tuple[object, ...], value: Release) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -306,7 +329,7 @@ def _release(
     by_year: bool,
     table_ids: Sequence[str] | None,
     threshold: int,
-) -> tuple[list[Table], AnalysisFrame]:
+) -> Release:
     """The protected release of every area for the plan's period (cached)."""
     key = (
         fingerprint(session),
@@ -332,8 +355,9 @@ def _release(
     )
     # Only what a summary reads besides the tables: the exclusions.
     kept = replace(analysis, frame=analysis.frame.iloc[:0])
-    RELEASES.put(key, (release, kept))
-    return release, kept
+    made = Release(release, [area_positions(t) for t in release], kept)
+    RELEASES.put(key, made)
+    return made
 
 
 def build_summary(
@@ -365,8 +389,9 @@ def build_summary(
             table_ids=table_ids,
         )
     else:
-        release, analysis = _release(session, catalogue, plan, query.by_year, table_ids, threshold)
-        tables = [select_areas(table, plan.areas) for table in release]
+        release = _release(session, catalogue, plan, query.by_year, table_ids, threshold)
+        analysis = release.analysis
+        tables = release.select(plan.areas)
     funnel = next(t for t in tables if t.id == "funnel").data
     first_rows = funnel
     if "area_code" in funnel.columns and plan.areas:
