@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analysis.cli import fill_analysis_if_behind
 from app.analysis.cli import register as register_analysis_commands
 from app.catalogue.loader import CatalogueError, load_catalogue
 from app.config import PROJECT_ROOT, get_settings
@@ -85,6 +86,7 @@ def db_upgrade(revision: str = "head") -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(), revision)
     console.print(f"Databasen är migrerad till {revision}. (Database migrated.)")
+    fill_analysis_if_behind()
 
 
 @app.command()

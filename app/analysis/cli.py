@@ -37,6 +37,33 @@ def _progress() -> Progress:
     )
 
 
+def fill_analysis_if_behind() -> None:
+    """After a migration: fill the analysis table when it has fewer rows than
+    there are cases (the migration that adds it, or one that changes it)."""
+    from sqlalchemy import inspect
+
+    from app.analysis.rebuild import count_cases, count_rows, rebuild
+    from app.analysis.table import TABLE_NAME
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        if not inspect(engine).has_table(TABLE_NAME):
+            return
+        with engine.connect() as connection:
+            cases, rows = count_cases(connection), count_rows(connection)
+        if rows >= cases:
+            return
+        console.print(
+            f"Analystabellen har {rows} av {cases} ärenden; den byggs om. "
+            "(Filling the analysis table.)"
+        )
+        with _progress() as progress:
+            task = progress.add_task("Analystabellen (rebuild)", total=cases)
+            rebuild(engine, progress=lambda n: progress.advance(task, n))
+    finally:
+        engine.dispose()
+
+
 @analysis_app.command("rebuild")
 def rebuild_command(
     batch: Annotated[int, typer.Option(help="Ärenden per transaktion (cases per batch)")] = 2000,
