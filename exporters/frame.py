@@ -273,6 +273,9 @@ def build_frame(
 
 def _numbers(series: pd.Series) -> np.ndarray:
     """Any integer-like column (Int64, float with NaN, object) as float with NaN."""
+    kind = getattr(series.dtype, "kind", "O")
+    if isinstance(series.dtype, np.dtype) and kind in "fiub":
+        return np.asarray(series.to_numpy(dtype=float, copy=False))
     if series.dtype == object:
         series = pd.to_numeric(series, errors="coerce")
     return np.asarray(
@@ -283,10 +286,14 @@ def _numbers(series: pd.Series) -> np.ndarray:
 def coded(series: pd.Series, categories: Sequence[Any]) -> pd.Categorical:
     """Integer codes as a Categorical of ``categories`` (other values NaN)."""
     values = _numbers(series)
-    codes = np.full(len(values), -1, dtype=np.int64)
-    for position, code in enumerate(categories):
-        codes[values == code] = position
-    return pd.Categorical.from_codes(codes, categories=pd.Index(list(categories), dtype="int64"))
+    cats = [int(c) for c in categories]
+    size = max(cats, default=0) + 2
+    lut = np.full(size, -1, dtype=np.int64)
+    lut[cats] = np.arange(len(cats))
+    whole = np.where(np.isnan(values), -1, values)
+    valid = (whole >= 0) & (whole < size - 1) & (whole == np.floor(whole))
+    codes = lut[np.where(valid, whole, size - 1).astype(np.int64)]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="int64"))
 
 
 def _dates(series: pd.Series) -> pd.Series:
@@ -297,9 +304,8 @@ def labelled(series: pd.Series, categories: Sequence[str]) -> pd.Categorical:
     """Text keys (a Categorical, or strings; "" and None = missing) as a
     Categorical of ``categories``."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return pd.Categorical(
-            series.astype("object").where(series.notna(), None), categories=list(categories)
-        )
+        # Re-map the few categories, not the million values ("" -> missing).
+        return pd.Categorical(series.cat.set_categories(list(categories)))
     return pd.Categorical(series, categories=list(categories))
 
 
@@ -404,7 +410,7 @@ def frame_from_table(
     cols["survey_language"] = coded(table["survey_language"], codebook.codes("survey.language"))
     cols["survey_mode"] = coded(table["survey_mode"], codebook.codes("survey.mode"))
 
-    frame = pd.DataFrame(cols, index=pd.RangeIndex(n))
+    frame = pd.DataFrame(cols, index=pd.RangeIndex(n), copy=False)
     frame["age_band"] = labelled(table["age_band"], [b[2] for b in AGE_BANDS])
     is_closed = frame["closed_on"].notna()
     frame["is_closed"] = is_closed

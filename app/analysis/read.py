@@ -21,8 +21,10 @@ counts as ``int64``, flags as ``bool``, missing as null.
 from __future__ import annotations
 
 import io
+import itertools
 import uuid
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, Select, event, func, select
+from sqlalchemy import Connection, Select, event, func, literal_column, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -40,6 +42,9 @@ from app.analysis.table import case_analysis, shared_layout
 from exporters.analysis import Layout
 
 CHANGES_AT_BEGIN = "isu.analysis.changes_at_begin"
+READ_THREADS = 2
+SPLIT_FROM = 200_000
+"""SQLite reads of tables with at least this many rows are split over threads."""
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "id": pa.string(),
@@ -199,11 +204,31 @@ def _read_sqlite(
     if path is not None:
         import adbc_driver_sqlite.dbapi as adbc
 
-        sql = _literal(connection, _sqlite_select(statement, layout))
-        with adbc.connect(path) as conn, conn.cursor() as cursor:
-            cursor.execute(sql)
-            table = cursor.fetch_arrow_table()
-        return _normalise(table, schema) if table.num_rows else schema.empty_table()
+        def part(sql: str) -> pa.Table:
+            with adbc.connect(path) as conn, conn.cursor() as cursor:
+                cursor.execute(sql)
+                table = cursor.fetch_arrow_table()
+            return _normalise(table, schema) if table.num_rows else schema.empty_table()
+
+        # Large reads in slices of the table's rowid, one ADBC connection and
+        # thread each: the driver releases the GIL, so both cores read.
+        last = int(connection.execute(text("SELECT max(rowid) FROM case_analysis")).scalar() or 0)
+        slices = READ_THREADS if last >= SPLIT_FROM else 1
+        bounds = [last * i // slices for i in range(slices + 1)]
+        rowid: ColumnElement[int] = literal_column("case_analysis.rowid")
+        sqls = [
+            _literal(
+                connection,
+                _sqlite_select(statement, layout).where(rowid > low, rowid <= high)
+                if slices > 1
+                else _sqlite_select(statement, layout),
+            )
+            for low, high in itertools.pairwise(bounds)
+        ]
+        if len(sqls) == 1:
+            return part(sqls[0])
+        with ThreadPoolExecutor(max_workers=len(sqls)) as pool:
+            return pa.concat_tables(list(pool.map(part, sqls)))
     rows = connection.execute(statement).all()
     arrays = []
     for i, field in enumerate(schema):

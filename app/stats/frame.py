@@ -12,6 +12,8 @@ from collections.abc import Collection
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,9 +32,18 @@ __all__ = ["CaseFilter", "load_frame", "read_case_data", "to_pandas"]
 EXCLUDED_COLUMNS = ("municipality_code", "county_code", "exclusion_reason")
 
 
-def to_pandas(table: object) -> pd.DataFrame:
+CATEGORY_TEXT = ("status", "age_band", "duration_bin", "risk_score_change")
+"""Text columns with a handful of values: dictionary-encoded by Arrow, so that
+pandas gets Categoricals instead of a million strings."""
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow to pandas without Python objects for dates (``datetime64``)."""
-    frame: pd.DataFrame = table.to_pandas(date_as_object=False, self_destruct=True)  # type: ignore[attr-defined]
+    for name in CATEGORY_TEXT:
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, pc.dictionary_encode(table.column(i)))
+    frame: pd.DataFrame = table.to_pandas(date_as_object=False, self_destruct=True)
     return frame
 
 
