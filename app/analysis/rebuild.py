@@ -4,9 +4,10 @@ Both walk the cases in batches ordered by id (keyset pagination), compute each
 case's analysis row from the source of truth (the case's JSON values and its
 child tables) with the same :func:`exporters.analysis.analysis_row` the write
 hook uses, and then either store the rows (rebuild) or compare them with the
-stored ones (check). A rebuild batch is one short transaction that locks its
-cases (``FOR SHARE`` on PostgreSQL; SQLite serialises writers anyway), so a
-case written meanwhile by the API is never overwritten with an older row.
+stored ones (check). A rebuild batch is one short transaction during which
+writers of cases wait (``LOCK TABLE cases IN SHARE MODE`` on PostgreSQL;
+SQLite serialises writers anyway), so a case written meanwhile by the API is
+never overwritten with an older row.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, text
 from sqlalchemy.engine import Engine
 
 from app.analysis.sync import CASE_COLUMNS, facts_from_rows, replace_rows
@@ -41,7 +42,11 @@ def _batch(connection: Connection, after: uuid.UUID | None, size: int, lock: boo
     if after is not None:
         query = query.where(Case.id > after)
     if lock and connection.dialect.name == "postgresql":
-        query = query.with_for_update(read=True, of=Case)
+        # Writers wait for this short batch (SHARE conflicts with the ROW
+        # EXCLUSIVE every write of a case takes), so no case changes between
+        # reading it and storing its row. Row locks (FOR SHARE) would do the
+        # same at the price of writing a lock into every row read.
+        connection.execute(text("LOCK TABLE cases IN SHARE MODE"))
     return list(connection.execute(query).all())
 
 
