@@ -49,9 +49,9 @@ SPLIT_FROM = 200_000
 ARROW_TYPES: dict[str, pa.DataType] = {
     "id": pa.string(),
     "text": pa.string(),
-    "code": pa.int64(),
-    "int": pa.int64(),
-    "count": pa.int64(),
+    "code": pa.int16(),
+    "int": pa.int32(),
+    "count": pa.int32(),
     "bits": pa.int64(),
     "date": pa.date32(),
     "bool": pa.bool_(),
@@ -187,8 +187,8 @@ def _normalise(table: pa.Table, schema: pa.Schema) -> pa.Table:
             column = column.cast(pa.date32())
         elif field.type == pa.bool_() and not pa.types.is_boolean(column.type):
             column = pc.not_equal(column, 0)
-        elif field.type == pa.int64() and column.type != pa.int64():
-            column = column.cast(pa.int64())
+        elif pa.types.is_integer(field.type) and column.type != field.type:
+            column = column.cast(field.type)
         elif field.type == pa.string() and column.type != pa.string():
             column = column.cast(pa.string())
         if field.type == pa.string() and field.name in ("case_id", "unit_id"):

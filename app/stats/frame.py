@@ -43,8 +43,18 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
         if name in table.column_names:
             i = table.column_names.index(name)
             table = table.set_column(i, name, pc.dictionary_encode(table.column(i)))
-    frame: pd.DataFrame = table.to_pandas(date_as_object=False, self_destruct=True)
+    frame: pd.DataFrame = table.to_pandas(
+        date_as_object=False, self_destruct=True, types_mapper=NULLABLE.get
+    )
     return frame
+
+
+NULLABLE = {
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+}
+"""Integers with their nulls, at their width (not float64: a code is 2 bytes)."""
 
 
 def load_frame(
