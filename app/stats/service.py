@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -282,11 +282,20 @@ class Release:
     analysis: AnalysisFrame
     """Its exclusions (the frame itself is not kept)."""
 
+    selected: dict[tuple[Area, ...], list[Table]] = field(default_factory=dict)
+    """Selections already cut (the same county asked again is not cut again)."""
+
     def select(self, areas: Sequence[Area]) -> list[Table]:
-        return [
-            select_areas(table, areas, positions)
-            for table, positions in zip(self.tables, self.positions, strict=True)
-        ]
+        key = tuple(areas)
+        found = self.selected.get(key)
+        if found is None:
+            found = [
+                select_areas(table, areas, positions)
+                for table, positions in zip(self.tables, self.positions, strict=True)
+            ]
+            if len(self.selected) < MAX_SELECTIONS:
+                self.selected[key] = found
+        return found
 
 
 class ReleaseCache:
@@ -320,6 +329,8 @@ class ReleaseCache:
 
 
 RELEASES = ReleaseCache()
+MAX_SELECTIONS = 64
+"""Selections kept per release (an area list each: a county, the nation, …)."""
 
 
 def _release(
