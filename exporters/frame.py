@@ -1,10 +1,16 @@
 """The analysis frame: one flattened, typed row per case (pure pandas).
 
-Input is four plain tables (cases with their catalogue values already split
-into columns, interventions, risk assessments, survey responses), as read in
-bulk from the database by ``app.stats.frame`` or built by hand in a test.
-Output is one row per *included* case; excluded cases are left out and
-counted by reason. Column reference: docs/analysis-frame.md.
+:func:`frame_from_table` types rows of the analysis table (``case_analysis``,
+as read columnar by ``app.stats.frame``) for the exporters. :func:`build_frame`
+makes the same frame from four plain tables (cases with their catalogue values
+in columns, interventions, risk assessments, survey responses — built by hand
+in a test, or from a submission package): each case's row by
+:func:`exporters.analysis.analysis_row`, exactly what the application stores,
+then :func:`frame_from_table`. Output is one row per *included* case; excluded
+cases are left out and counted by reason. Column reference:
+docs/analysis-frame.md. (``categorical``, ``band`` and ``multi_indicators``
+are the former flattening's helpers, kept for the benchmark's "before" path,
+``bench/json_read.py``.)
 """
 
 from __future__ import annotations
