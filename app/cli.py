@@ -16,6 +16,8 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analysis.cli import fill_analysis_if_behind
+from app.analysis.cli import register as register_analysis_commands
 from app.backup.cli import register as register_backup_commands
 from app.catalogue.loader import CatalogueError, load_catalogue
 from app.config import get_settings, resource_path
@@ -46,6 +48,7 @@ register_submission_commands(app)
 app.add_typer(web_app, name="web")
 register_data_commands(app)
 register_backup_commands(app)
+register_analysis_commands(app, export_app)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -85,6 +88,7 @@ def db_upgrade(revision: str = "head") -> None:
         _prepare_sqlite_file(settings.database_url)
     command.upgrade(alembic_config(), revision)
     console.print(f"Databasen är migrerad till {revision}. (Database migrated.)")
+    fill_analysis_if_behind()
 
 
 @db_app.command("downgrade")

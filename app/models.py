@@ -516,3 +516,6 @@ class SubmissionFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     rows: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+import app.analysis  # noqa: E402, F401  (the analysis table and its write hook)

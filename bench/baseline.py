@@ -42,7 +42,14 @@ from exporters.definitions import (
 )
 from exporters.frame import RawData
 from exporters.spec import Table
-from exporters.tables import FUNNEL_STEPS
+
+
+def _funnel_steps() -> list[dict[str, Any]]:
+    from app.stats.tables import table_catalogue
+
+    steps: list[dict[str, Any]] = table_catalogue()["funnel"].compute["steps"]
+    return steps
+
 
 SINGLE_TABLES: dict[str, tuple[str, str | None]] = {
     # table id: (variable, population: None = all, "closed", "survey")
@@ -337,7 +344,7 @@ def _raw_sql(
 
 def _funnel(con: duckdb.DuckDBPyConnection, table: str, flags: Mapping[str, str]) -> list[Row]:
     """The funnel's six steps; ``flags`` are the SQL conditions of steps 2–6."""
-    steps = [key for key, _label, _column, _base in FUNNEL_STEPS]
+    steps = [step["key"] for step in _funnel_steps()]
     selects = ", ".join(f"count(*) FILTER (WHERE {flags[k]})" for k in steps[1:])
     closed_column = flags["avslutad"]
     values = _scalars(
@@ -346,7 +353,7 @@ def _funnel(con: duckdb.DuckDBPyConnection, table: str, flags: Mapping[str, str]
     population, closed, *flagged = values
     counts = dict(zip(steps, [population, *flagged], strict=True))
     rows: list[Row] = []
-    for key, _label, _column, base in FUNNEL_STEPS:
+    for key, base in ((s["key"], s["base"]) for s in _funnel_steps()):
         size = population if base == "cases" else closed
         rows.append(("funnel", f"{key}:{REGISTERED}", counts[key], size))
         rows.append(("funnel", f"{key}:{NOT_REGISTERED}", size - counts[key], size))

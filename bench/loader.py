@@ -512,10 +512,40 @@ def load_sqlite(url: str, data: BenchData) -> None:
         conn.close()
 
 
-def load(engine: str, url: str, data: BenchData) -> None:
+def load_rows(engine: str, url: str, data: BenchData) -> None:
+    """The bulk load of the case tables (COPY / executemany)."""
     if engine == "postgresql":
         load_postgresql(url, data)
     elif engine == "sqlite":
         load_sqlite(url, data)
     else:
         raise ValueError(f"unknown engine {engine!r}")
+
+
+def fill_analysis(url: str) -> int:
+    """Fill ``case_analysis`` from the loaded cases with the application's own
+    rebuild (``isu analysis rebuild``), then refresh the planner's statistics."""
+    from app.analysis.rebuild import rebuild
+    from app.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        written = rebuild(engine, batch=5000)
+    finally:
+        engine.dispose()
+    if url.startswith("postgresql"):
+        with psycopg.connect(libpq(url), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE case_analysis")
+    else:
+        lite = sqlite3.connect(sqlite_path(url), isolation_level=None)
+        try:
+            lite.execute("ANALYZE case_analysis")
+        finally:
+            lite.close()
+    return written
+
+
+def load(engine: str, url: str, data: BenchData) -> None:
+    """The bulk load, then the analysis table filled by the rebuild."""
+    load_rows(engine, url, data)
+    fill_analysis(url)

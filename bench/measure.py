@@ -1,6 +1,6 @@
 """One repetition of the compilation, measured in a fresh process.
 
-``python -m bench.measure URL [--protected] [--no-baseline] [--prototype]`` prints one JSON
+``python -m bench.measure URL [--path new|old] [--protected] [--no-baseline]`` prints one JSON
 object: wall and CPU seconds and peak resident memory (RSS) of each stage.
 
 A fresh process per repetition, so that peak RSS is this repetition's alone
@@ -9,10 +9,14 @@ high-water mark (``VmHWM``), reset between stages through
 ``/proc/self/clear_refs``: unlike tracemalloc it counts numpy, Arrow and
 DuckDB memory too.
 
-Stages, in order:
+Stages, in order, for one read path (``--path``):
 
-1. ``read``: ``app.stats.frame.read_raw`` (DB -> RawData), every case;
-2. ``frame``: ``exporters.frame.build_frame``;
+1. ``read``: ``new`` — the analysis table's frame columns as Arrow
+   (``app.analysis.read``: COPY into pyarrow / ADBC) into pandas; ``old`` —
+   every case's JSON values, row by row (``bench.json_read``, the read every
+   statistic used before the analysis table);
+2. ``frame``: ``new`` — ``exporters.frame.frame_from_table``; ``old`` — the
+   former ``build_frame`` (``bench.json_read.build_frame_json``);
 3. ``compile``: ``exporters.summary.compile_tables``, every table, unprotected
    (a municipality's own view); 1-3 are *end to end*, whose peak RSS is the
    memory the compilation needs;
@@ -20,12 +24,12 @@ Stages, in order:
 5. ``protected`` (with ``--protected``): the published national view (every
    table per year and municipality, rolled up, disclosure control, years
    combined);
-6. ``duckdb_raw`` / ``duckdb_frame``: the DuckDB baselines (bench.baseline)
-   over the same RawData and analysis frame, checked cell by cell against our
-   tables;
-7. with ``--prototype``: ``read_prototype`` (bench.columnar, a proposed
-   faster read), then ``build_frame`` and every table from it, which must
-   equal the reference tables.
+6. ``duckdb_raw`` (old path) / ``duckdb_frame``: the DuckDB baselines
+   (bench.baseline) over the same data, checked cell by cell against our
+   tables.
+
+Both paths hash every compiled table (``tables_digest``): the runner checks
+that the old and the new path give identical tables.
 """
 
 from __future__ import annotations
@@ -90,7 +94,36 @@ class Stages:
         return value
 
 
-def measure(url: str, *, protected: bool, baseline: bool, prototype: bool) -> dict[str, Any]:
+def _html_report(factory: Any, catalogue: Any) -> int:
+    """The HTML report with every chart, as ``isu export summary --format html``
+    makes it (plan, read, tables, writer), for every case in the database."""
+    from app.stats import service
+    from app.stats.frame import CaseFilter
+    from exporters.codebook import Label
+    from exporters.writers.html import write_html
+
+    query = service.SummaryQuery(date(1900, 1, 1), date(2999, 12, 31))
+    plan = service.Plan(
+        CaseFilter(query.period_from, query.period_to),
+        "internal",
+        None,
+        None,
+        Label("Alla", "All"),
+        "all",
+        (None, None),
+    )
+    with factory() as session:
+        summary = service.build_summary(
+            session, catalogue, None, query, threshold=7, today=date(2025, 6, 30), plan=plan
+        )
+    return len(write_html(summary))
+
+
+def measure(
+    url: str, *, path: str, protected: bool, baseline: bool, html: bool = False
+) -> dict[str, Any]:
+    """One repetition of one read path: ``new`` (the analysis table, columnar)
+    or ``old`` (every case's JSON values row by row, as before the table)."""
     started_rss = rss()
     import pandas as pd
 
@@ -98,15 +131,17 @@ def measure(url: str, *, protected: bool, baseline: bool, prototype: bool) -> di
     from app.config import PROJECT_ROOT
     from app.db import make_engine, make_session_factory
     from app.stats.codebook import codebook_from_catalogue
-    from app.stats.frame import CaseFilter, read_raw
+    from app.stats.frame import EXCLUDED_COLUMNS, CaseFilter, to_pandas
     from app.stats.service import county_of
     from bench.baseline import BASELINE_TABLES, exporter_counts, from_frame, from_raw
+    from exporters.analysis import layout_from_codebook
     from exporters.compare import NATION
-    from exporters.frame import build_frame
+    from exporters.frame import frame_from_table
     from exporters.summary import compile_tables
 
     catalogue = load_catalogue(PROJECT_ROOT / "variables")
     codebook = codebook_from_catalogue(catalogue)
+    layout = layout_from_codebook(codebook)
     engine = make_engine(url)
     factory = make_session_factory(engine)
     where = CaseFilter(date(1900, 1, 1), date(2999, 12, 31))
@@ -114,15 +149,36 @@ def measure(url: str, *, protected: bool, baseline: bool, prototype: bool) -> di
     gc.collect()
     imported_rss = rss()
 
-    def read() -> Any:
+    def read_new() -> Any:
+        from app.analysis.read import read_arrow
+
         with factory() as session:
-            return read_raw(session, codebook, where)
+            table = read_arrow(session, layout.frame_columns(ids=False), where, layout=layout)
+            excluded = read_arrow(session, EXCLUDED_COLUMNS, where, excluded=True, layout=layout)
+        return to_pandas(table), to_pandas(excluded)
+
+    def read_old() -> Any:
+        from bench.json_read import CaseFilter as JsonFilter
+        from bench.json_read import read_raw
+
+        with factory() as session:
+            return read_raw(
+                session, codebook, JsonFilter(where.actualised_from, where.actualised_to)
+            )
+
+    def frame_new(data: Any) -> Any:
+        return frame_from_table(data[0], data[1], codebook)
+
+    def frame_old(data: Any) -> Any:
+        from bench.json_read import build_frame_json
+
+        return build_frame_json(data, codebook)
 
     end_to_end_start = time.perf_counter()
     end_to_end_cpu = time.process_time()
     reset_peak()
-    raw = stages.run("read", read)
-    analysis = stages.run("frame", lambda: build_frame(raw, codebook))
+    raw = stages.run("read", read_new if path == "new" else read_old)
+    analysis = stages.run("frame", lambda: (frame_new if path == "new" else frame_old)(raw))
     tables = stages.run(
         "compile", lambda: compile_tables(analysis.frame, codebook, mode="internal")
     )
@@ -148,40 +204,30 @@ def measure(url: str, *, protected: bool, baseline: bool, prototype: bool) -> di
                 analysis.frame, codebook, mode="protected", county_of=county_of(), areas=[NATION]
             ),
         )
+    if html and path == "new":
+        stages.run("html_report", lambda: _html_report(factory, catalogue))
     checks: dict[str, bool] = {}
     duckdb: dict[str, float] = {}
     if baseline:
-        for name, fn in (
-            ("duckdb_raw", lambda: from_raw(raw, codebook)),
-            ("duckdb_frame", lambda: from_frame(analysis.frame, codebook)),
-        ):
+        runs: list[tuple[str, Any]] = [
+            ("duckdb_frame", lambda: from_frame(analysis.frame, codebook))
+        ]
+        if path == "old":
+            runs.insert(0, ("duckdb_raw", lambda: from_raw(raw, codebook)))
+        for name, fn in runs:
             timed = stages.run(name, fn)
             duckdb[f"{name}_ingest_seconds"] = timed.ingest_seconds
             duckdb[f"{name}_sql_seconds"] = timed.sql_seconds
             checks[name] = _same(ours, timed.counts)
-    rows = {
-        "interventions": len(raw.interventions),
-        "risk_assessments": len(raw.risk_assessments),
-        "surveys": len(raw.surveys),
-    }
     n_cases, n_columns = analysis.n_cases, len(analysis.frame.columns)
     frame_mb = float(analysis.frame.memory_usage(deep=True).sum()) / MB
-    if prototype:
-        from bench.columnar import read_raw_columnar
-
-        del raw, analysis, subset
-        fast = stages.run("read_prototype", lambda: read_raw_columnar(url, codebook, where))
-        fast_frame = stages.run("frame_prototype", lambda: build_frame(fast, codebook))
-        fast_tables = stages.run(
-            "compile_prototype",
-            lambda: compile_tables(fast_frame.frame, codebook, mode="internal"),
-        )
-        checks["prototype"] = _same_tables(tables, fast_tables)
+    digest = _digest(tables)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
+        "path": path,
         "cases": n_cases,
         "tables": len(tables),
-        "rows": rows,
+        "tables_digest": digest,
         "frame_columns": n_columns,
         "frame_mb": frame_mb,
         "stages": stages.results,
@@ -193,6 +239,17 @@ def measure(url: str, *, protected: bool, baseline: bool, prototype: bool) -> di
         "max_rss_mb": usage.ru_maxrss / 1024,
         "pandas": pd.__version__,
     }
+
+
+def _digest(tables: Any) -> str:
+    """A hash of every table's data: the old and the new path must agree."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for table in tables:
+        h.update(table.id.encode())
+        h.update(table.data.to_csv(index=False).encode())
+    return h.hexdigest()
 
 
 def _same(ours: Any, theirs: Any) -> bool:
@@ -221,11 +278,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protected", action="store_true", help="also the published view")
     parser.add_argument("--no-baseline", action="store_true", help="skip DuckDB")
     parser.add_argument(
-        "--prototype", action="store_true", help="also the columnar read (bench.columnar)"
+        "--path",
+        choices=("new", "old"),
+        default="new",
+        help="the analysis table or the old JSON read",
     )
+    parser.add_argument("--html", action="store_true", help="also the HTML report with charts")
     args = parser.parse_args(argv)
     result = measure(
-        args.url, protected=args.protected, baseline=not args.no_baseline, prototype=args.prototype
+        args.url,
+        path=args.path,
+        protected=args.protected,
+        baseline=not args.no_baseline,
+        html=args.html,
     )
     sys.stdout.write(json.dumps(result) + "\n")
     return 0

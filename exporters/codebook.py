@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from exporters.tabledefs import TableCatalogue
 
 Kind = Literal["single", "multi", "integer", "date", "text"]
 Source = Literal["values", "structural", "intervention", "risk_assessment", "survey"]
@@ -63,6 +66,8 @@ class Codebook:
 
     version: str
     variables: Mapping[str, VariableInfo] = field(default_factory=dict)
+    tables: TableCatalogue | None = None
+    """The table definitions of the national compilation (variables/tables/)."""
 
     def __getitem__(self, key: str) -> VariableInfo:
         return self.variables[key]

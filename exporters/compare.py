@@ -100,15 +100,17 @@ def rollup(
         out.insert(i, name, np.asarray(source)[outer_rows])
     area_rows = np.tile(np.repeat(np.arange(n_areas), rows), n_outer)
     position = len(other_by)
+    level_codes = np.array([LEVELS.index(level) for level, _code in areas], dtype=np.int64)
     out.insert(
         position,
         "area_level",
         pd.Series(
-            pd.Categorical([areas[a][0] for a in area_rows], categories=list(LEVELS)),
+            pd.Categorical.from_codes(level_codes[area_rows], categories=pd.Index(list(LEVELS))),
             index=out.index,
         ),
     )
-    out.insert(position + 1, "area_code", [areas[a][1] for a in area_rows])
+    area_codes = np.array([code for _level, code in areas], dtype=object)
+    out.insert(position + 1, "area_code", pd.Series(area_codes[area_rows], dtype="str"))
     out["n"] = pd.array(n.reshape(-1), dtype="Int64")
     out["N"] = pd.array(big_n.reshape(-1), dtype="Int64")
     if value == "mean":
@@ -118,15 +120,41 @@ def rollup(
     return table.with_data(out[[*by, *dims, "n", "N", value, *extra]], by=by)
 
 
-def select_areas(table: Table, areas: Iterable[Area]) -> Table:
-    """Only the given areas, in the given order."""
+def area_positions(table: Table) -> dict[Area, np.ndarray]:
+    """Row positions of each area of a rolled-up table (to select from it
+    many times, as from a cached release)."""
+    data = table.data
+    levels = data["area_level"].astype("object").to_numpy()
+    codes = data["area_code"].astype("object").to_numpy()
+    keys, first = np.unique(
+        np.char.add(np.char.add(levels.astype(str), "\x1f"), codes.astype(str)),
+        return_inverse=True,
+    )
+    order = np.argsort(first, kind="stable")
+    bounds = np.searchsorted(first[order], np.arange(len(keys) + 1))
+    out: dict[Area, np.ndarray] = {}
+    for i, key in enumerate(keys.tolist()):
+        level, code = key.split("\x1f", 1)
+        out[(level, code)] = order[bounds[i] : bounds[i + 1]]
+    return out
+
+
+def select_areas(
+    table: Table, areas: Iterable[Area], positions: Mapping[Area, np.ndarray] | None = None
+) -> Table:
+    """Only the given areas, in the given order (``positions``: from
+    :func:`area_positions`, when selecting from the same table repeatedly)."""
     wanted = list(areas)
     data = table.data
-    pairs = list(zip(data["area_level"].astype(str), data["area_code"].astype(str), strict=True))
-    order = {area: i for i, area in enumerate(wanted)}
-    rank = pd.Series([order.get(p, -1) for p in pairs], index=data.index)
-    keep = rank >= 0
-    chosen = data.loc[keep].assign(_rank=rank[keep])
+    found = positions if positions is not None else area_positions(table)
+    rank_of: dict[Area, int] = {area: i for i, area in enumerate(wanted)}
+    empty = np.zeros(0, dtype=np.int64)
+    rows = np.concatenate([found.get(area, empty) for area in rank_of] or [empty])
+    ranks = np.concatenate(
+        [np.full(len(found.get(area, empty)), rank) for area, rank in rank_of.items()] or [empty]
+    )
+    order = np.argsort(rows, kind="stable")
+    chosen = data.iloc[rows[order]].assign(_rank=ranks[order])
     other = [b for b in table.by if b not in ("area_level", "area_code")]
     chosen = chosen.sort_values([*other, "_rank", *table.spec.dims], kind="stable")
     return table.with_data(chosen.drop(columns="_rank").reset_index(drop=True))

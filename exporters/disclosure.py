@@ -27,9 +27,9 @@ percent, ``N_suppressed`` for N); writers show it as ``..``. Never a 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+import heapq
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -46,24 +46,51 @@ Area = tuple[str, str]
 """(area_level, area_code), e.g. ("municipality", "0180"), ("county", "01"), ("nation", "SE")."""
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Dense integer codes of a column (equal values, equal codes; a missing
+    value is a value of its own) and how many there are."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        size = len(values.cat.categories) + 1
+        codes = np.asarray(values.cat.codes, dtype=np.int64)
+        return np.where(codes < 0, size - 1, codes), size
+    found, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(found, dtype=np.int64), max(len(uniques), 1)
+
+
+def _combined(parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """One int64 key from several coded columns (mixed radix)."""
+    key = np.zeros(len(parts[0][0]) if parts else 0, dtype=np.int64)
+    for codes, size in parts:
+        key = key * size + codes
+    return key
+
+
 @dataclass
-class _Cells:
-    index: dict[Hashable, int]
-    values: list[int]
-    fixed: list[bool]
+class _Relations:
+    """Additive relations (a total and its parts) as flat arrays, in the
+    order they are settled."""
 
-    def add(self, key: Hashable, value: int, fixed: bool) -> int:
-        found = self.index.get(key)
-        if found is not None:
-            return found
-        self.index[key] = len(self.values)
-        self.values.append(value)
-        self.fixed.append(fixed)
-        return self.index[key]
+    totals: np.ndarray
+    starts: np.ndarray
+    parts: np.ndarray
+
+    @staticmethod
+    def concat(items: list[_Relations]) -> _Relations:
+        totals = np.concatenate([r.totals for r in items])
+        parts = np.concatenate([r.parts for r in items])
+        starts = [np.zeros(1, dtype=np.int64)]
+        offset = 0
+        for r in items:
+            starts.append(r.starts[1:] + offset)
+            offset += int(r.starts[-1])
+        return _Relations(totals, np.concatenate(starts), parts)
 
 
-def _text(value: object) -> str:
-    return str(value)
+def _csr(group: np.ndarray, members: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Members sorted by (group, member), and each group's start offset."""
+    order = np.lexsort((members, group))
+    sizes = np.bincount(group, minlength=count)
+    return members[order], np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
 def protect(
@@ -89,95 +116,167 @@ def protect(
     group_dims = [d for d in dims if d != spec.category]
     n_rows = len(data)
 
+    # Areas: one code per (level, code); which are known; each one's parent.
     if has_area:
-        areas: list[Area] = list(
-            zip(data["area_level"].astype(str), data["area_code"].astype(str), strict=True)
-        )
+        area_key = _combined([_codes(data["area_level"]), _codes(data["area_code"])])
+        area_codes, area_uniques = pd.factorize(area_key, sort=False)
+        area_codes = np.asarray(area_codes, dtype=np.int64)
+        first = np.full(len(area_uniques), n_rows, dtype=np.int64)
+        np.minimum.at(first, area_codes, np.arange(n_rows))
+        levels = data["area_level"].to_numpy(dtype=object)[first]
+        codes = data["area_code"].to_numpy(dtype=object)[first]
+        area_list: list[Area] = [(str(lv), str(c)) for lv, c in zip(levels, codes, strict=True)]
     else:
-        areas = [("", "")] * n_rows
-    prefix_cols = [data[c].map(_text).tolist() for c in other_by]
-    prefixes = list(zip(*prefix_cols, strict=True)) if prefix_cols else [()] * n_rows
-    dim_cols = {d: data[d].map(_text).tolist() for d in dims}
-    category = dim_cols[spec.category]
+        area_codes = np.zeros(n_rows, dtype=np.int64)
+        area_list = [("", "")]
+    n_areas = max(len(area_list), 1)
+    area_known = np.array(
+        [bool(known(a)) if known is not None and has_area else False for a in area_list],
+        dtype=bool,
+    )
+    prefix = [_codes(data[c]) for c in other_by]
+    dim_codes = {d: _codes(data[d]) for d in dims}
+    missing_row = np.asarray(data[spec.category].astype("object") == NOT_REGISTERED, dtype=bool)
     has_keys = "n_key" in data.columns and "N_key" in data.columns
-    n_values = data["n"].astype("Int64").fillna(0).astype(int).tolist()
-    big_values = data["N"].astype("Int64").fillna(0).astype(int).tolist()
+    n_values = data["n"].astype("Int64").fillna(0).to_numpy(dtype=np.int64)
+    big_values = data["N"].astype("Int64").fillna(0).to_numpy(dtype=np.int64)
 
-    cells = _Cells({}, [], [])
-    n_idx = np.zeros(n_rows, dtype=int)
-    big_idx = np.zeros(n_rows, dtype=int)
-    local_n: list[tuple[str, ...]] = []
-    local_big: list[tuple[str, ...]] = []
-    for i in range(n_rows):
-        group = tuple(dim_cols[d][i] for d in group_dims)
-        if has_keys:
-            ln: tuple[str, ...] = ("k", str(data.at[i, "n_key"]))
-            lb: tuple[str, ...] = ("k", str(data.at[i, "N_key"]))
-        else:
-            ln = ("n", *(dim_cols[d][i] for d in dims))
-            lb = ("P" if category[i] == NOT_REGISTERED else "N", *group)
-        local_n.append(ln)
-        local_big.append(lb)
-        is_known = bool(known(areas[i])) if known is not None and has_area else False
-        n_idx[i] = cells.add((areas[i], prefixes[i], ln), n_values[i], is_known)
-        big_idx[i] = cells.add((areas[i], prefixes[i], lb), big_values[i], is_known)
+    # Cells: a count is one cell however many rows show it. Keys as integers;
+    # ids in order of first appearance over rows, n before N (as published).
+    scope = [(area_codes, n_areas), *prefix]
+    zero = np.zeros(n_rows, dtype=np.int64)
+    if has_keys:
+        local_codes, local_uniques = pd.factorize(
+            pd.concat([data["n_key"], data["N_key"]]).astype("object"), sort=False
+        )
+        local_codes = np.asarray(local_codes, dtype=np.int64)
+        size = max(len(local_uniques), 1)
+        n_parts = [(local_codes[:n_rows], size), (zero, 3)]
+        big_parts = [(local_codes[n_rows:], size), (zero, 3)]
+    else:
+        # n: every dimension; N (or the population P): the group's dimensions,
+        # the category's place held by 0. The last digit tells n, P and N apart.
+        n_parts = [*(dim_codes[d] for d in dims), (zero, 3)]
+        big_parts = [
+            *((zero, dim_codes[d][1]) if d == spec.category else dim_codes[d] for d in dims),
+            (np.where(missing_row, 1, 2).astype(np.int64), 3),
+        ]
+    stride = int(np.prod([size for _codes_, size in [*prefix, *n_parts]], dtype=np.int64))
+    n_key = _combined([*scope, *n_parts])
+    big_key = _combined([*scope, *big_parts])
+    interleaved = np.empty(2 * n_rows, dtype=np.int64)
+    interleaved[0::2] = n_key
+    interleaved[1::2] = big_key
+    ids, cell_keys = pd.factorize(interleaved, sort=False)
+    ids = np.asarray(ids, dtype=np.int64)
+    n_idx, big_idx = ids[0::2], ids[1::2]
+    n_cells = len(cell_keys)
+    first_row = np.full(n_cells, 2 * n_rows, dtype=np.int64)
+    np.minimum.at(first_row, ids, np.arange(2 * n_rows))
+    all_values = np.empty(2 * n_rows, dtype=np.int64)
+    all_values[0::2] = n_values
+    all_values[1::2] = big_values
+    values = all_values[first_row]
+    fixed = area_known[area_codes[first_row // 2]]
 
-    relations: list[tuple[int, list[int]]] = []
-    if spec.kind in ("single", "multi"):
-        by_group: dict[Hashable, dict[str, list[int]]] = {}
-        for i in range(n_rows):
-            key = (areas[i], prefixes[i], tuple(dim_cols[d][i] for d in group_dims))
-            slot = by_group.setdefault(key, {"reg": [], "missing": []})
-            slot["missing" if category[i] == NOT_REGISTERED else "reg"].append(i)
-        for slot in by_group.values():
-            reg, missing = slot["reg"], slot["missing"]
-            if spec.kind == "single" and reg:
-                total = int(big_idx[reg[0]])
-                parts = sorted({int(n_idx[i]) for i in reg} - {total})
-                if parts:
-                    relations.append((total, parts))
-            if missing and reg:
-                total = int(big_idx[missing[0]])
-                parts = sorted({int(big_idx[reg[0]]), int(n_idx[missing[0]])} - {total})
-                relations.append((total, parts))
-    if has_area and parents is not None:
-        children: dict[tuple[Area, tuple[str, ...], tuple[str, ...]], list[int]] = {}
-        for cell_key, idx in cells.index.items():
-            area, prefix, local = cast(tuple[Area, tuple[str, ...], tuple[str, ...]], cell_key)
-            parent = parents.get(area)
-            if parent is not None:
-                children.setdefault((parent, prefix, local), []).append(idx)
-        for parent_key, parts in children.items():
-            found = cells.index.get(parent_key)
-            if found is not None:
-                relations.append((found, sorted(parts)))
+    relations: list[_Relations] = []
+    if spec.kind in ("single", "multi") and n_rows:
+        slot_key = _combined([*scope, *(dim_codes[d] for d in group_dims)])
+        slots, slot_uniques = pd.factorize(slot_key, sort=False)
+        slots = np.asarray(slots, dtype=np.int64)
+        n_slots = len(slot_uniques)
+        rows = np.arange(n_rows)
+        first_reg = np.full(n_slots, n_rows, dtype=np.int64)
+        np.minimum.at(first_reg, slots[~missing_row], rows[~missing_row])
+        first_missing = np.full(n_slots, n_rows, dtype=np.int64)
+        np.minimum.at(first_missing, slots[missing_row], rows[missing_row])
+        has_reg = first_reg < n_rows
+        has_missing = first_missing < n_rows
+        # Per slot: the categories add up to N (single), then N + not registered
+        # add up to the population. Relations are listed slot by slot.
+        per_slot: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        if spec.kind == "single":
+            total = np.where(has_reg, big_idx[np.minimum(first_reg, n_rows - 1)], -1)
+            reg_rows = rows[~missing_row]
+            pairs = (
+                np.unique(np.stack([slots[reg_rows], n_idx[reg_rows]], axis=1), axis=0)
+                if len(reg_rows)
+                else np.zeros((0, 2), dtype=np.int64)
+            )
+            keep = pairs[:, 1] != total[pairs[:, 0]] if len(pairs) else np.zeros(0, bool)
+            pairs = pairs[keep]
+            sizes = np.bincount(pairs[:, 0], minlength=n_slots)
+            per_slot.append((np.where(sizes > 0, total, -1), pairs[:, 0], pairs[:, 1]))
+        both = has_reg & has_missing
+        total_m = np.where(both, big_idx[np.minimum(first_missing, n_rows - 1)], -1)
+        cand_a = big_idx[np.minimum(first_reg, n_rows - 1)]
+        cand_b = n_idx[np.minimum(first_missing, n_rows - 1)]
+        slot_ids = np.arange(n_slots)
+        m_slots = np.concatenate([slot_ids[both], slot_ids[both]])
+        m_parts = np.concatenate([cand_a[both], cand_b[both]])
+        keep = m_parts != total_m[m_slots]
+        m_pairs = np.unique(np.stack([m_slots[keep], m_parts[keep]], axis=1), axis=0)
+        per_slot.append((total_m, m_pairs[:, 0], m_pairs[:, 1]))
+        # Interleave: relation 2·slot (+0 single, +1 missing), kept where it exists.
+        count = len(per_slot)
+        all_totals = np.full(n_slots * count, -1, dtype=np.int64)
+        group_of, member_of = [], []
+        for j, (totals, pslots, pcells) in enumerate(per_slot):
+            all_totals[slot_ids * count + j] = totals
+            group_of.append(pslots * count + j)
+            member_of.append(pcells)
+        exists = all_totals >= 0
+        renumber = np.cumsum(exists) - 1
+        group = np.concatenate(group_of) if group_of else np.zeros(0, np.int64)
+        member = np.concatenate(member_of) if member_of else np.zeros(0, np.int64)
+        members, starts = _csr(renumber[group], member, int(exists.sum()))
+        relations.append(_Relations(all_totals[exists], starts, members))
+    if has_area and parents is not None and n_rows:
+        index = {a: i for i, a in enumerate(area_list)}
+        parent_area = np.array(
+            [index.get(parents.get(a, ("", "")), -1) if a in parents else -1 for a in area_list],
+            dtype=np.int64,
+        )
+        cell_area = area_codes[first_row // 2]
+        cell_parent_area = parent_area[cell_area]
+        # A parent's cell has the same key with the parent's area in front.
+        cell_key = np.asarray(cell_keys, dtype=np.int64)
+        parent_key = np.maximum(cell_parent_area, 0) * stride + cell_key % stride
+        found = pd.Index(cell_key).get_indexer(pd.Index(parent_key))
+        found = np.where(cell_parent_area >= 0, found, -1)
+        child = np.flatnonzero(found >= 0)
+        if len(child):
+            parent_cells = found[child]
+            order_rel, rel_ids = np.unique(parent_cells, return_inverse=True)
+            first_child = np.full(len(order_rel), n_cells, dtype=np.int64)
+            np.minimum.at(first_child, rel_ids, child)
+            rank = np.argsort(np.argsort(first_child, kind="stable"), kind="stable")
+            members, starts = _csr(rank[rel_ids], child, len(order_rel))
+            totals = np.empty(len(order_rel), dtype=np.int64)
+            totals[rank] = order_rel
+            relations.append(_Relations(totals, starts, members))
+    rel = (
+        _Relations.concat(relations)
+        if relations
+        else _Relations(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int64))
+    )
 
-    values = np.array(cells.values, dtype=np.int64)
-    fixed = np.array(cells.fixed, dtype=bool)
     hidden = (values > 0) & (values < threshold) & ~fixed
     if spec.kind == "mean":
         # n is a sum over the N cases, not a count of people: only N is tested.
         hidden[n_idx] = False
         hidden[big_idx] = (values[big_idx] > 0) & (values[big_idx] < threshold) & ~fixed[big_idx]
     if spec.kind == "multi":
-        rest = np.array(big_values) - np.array(n_values)
-        options = np.array([c != NOT_REGISTERED for c in category], dtype=bool)
-        small_rest = options & (rest > 0) & (rest < threshold) & ~fixed[n_idx]
+        rest_n = big_values - n_values
+        options = ~missing_row
+        small_rest = options & (rest_n > 0) & (rest_n < threshold) & ~fixed[n_idx]
         hidden[n_idx[small_rest]] = True
-    links = list(zip(n_idx.tolist(), big_idx.tolist(), strict=True)) if spec.kind == "mean" else []
-
-    changed = True
-    while changed:
-        changed = False
-        for total, parts in relations:
-            if _settle(total, parts, values, hidden, fixed, threshold):
-                changed = True
-        for a, b in links:
-            if hidden[a] != hidden[b]:
-                for c in (a, b):
-                    if not hidden[c] and not fixed[c]:
-                        hidden[c] = True
-                        changed = True
+    links = (
+        (n_idx.copy(), big_idx.copy())
+        if spec.kind == "mean"
+        else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    )
+    _settle_all(rel, links, values, hidden, fixed, threshold)
 
     out = data.copy()
     n_hidden = hidden[n_idx]
@@ -191,34 +290,101 @@ def protect(
     return table.with_data(out)
 
 
-def _settle(
-    total: int,
-    parts: list[int],
-    values: np.ndarray,
-    hidden: np.ndarray,
-    fixed: np.ndarray,
+def _settle_all(
+    rel: _Relations,
+    links: tuple[np.ndarray, np.ndarray],
+    values_array: np.ndarray,
+    hidden_array: np.ndarray,
+    fixed_array: np.ndarray,
     threshold: int,
-) -> bool:
-    """Hide one more cell of the relation if it is not yet safe."""
-    hidden_parts = [p for p in parts if hidden[p]]
-    count = len(hidden_parts) + int(hidden[total])
-    if count == 0:
-        return False
-    unsafe = count == 1
-    if not unsafe and not hidden[total]:
-        room = int(values[hidden_parts].sum()) - len(hidden_parts)
-        unsafe = room < threshold
-    if not unsafe:
-        return False
-    candidates = [p for p in parts if not hidden[p] and not fixed[p] and values[p] > 0]
-    if candidates:
-        pick = min(candidates, key=lambda p: (values[p], p))
-        hidden[pick] = True
-        return True
-    if not hidden[total] and not fixed[total]:
-        hidden[total] = True
-        return True
-    return False
+) -> None:
+    """Settle every relation until all are safe, in passes over the relations
+    in order and then the links (a mean's n and N are hidden together).
+
+    Equivalent to re-checking every relation in every pass: a relation none
+    of whose cells changed since it was last found safe is safe still, so
+    only relations (and links) with a changed cell are checked again — in this
+    pass when they come later in it, in the next pass otherwise."""
+    n_rel = len(rel.totals)
+    n_links = len(links[0])
+    values = values_array.tolist()
+    hidden = hidden_array.tolist()
+    fixed = fixed_array.tolist()
+    totals = rel.totals.tolist()
+    starts = rel.starts.tolist()
+    parts_flat = rel.parts.tolist()
+    link_a = links[0].tolist()
+    link_b = links[1].tolist()
+    # Cell -> the relations and links it is in.
+    member_cells = np.concatenate([rel.totals, rel.parts, links[0], links[1]])
+    member_items = np.concatenate(
+        [
+            np.arange(n_rel),
+            np.repeat(np.arange(n_rel), np.diff(rel.starts)),
+            n_rel + np.arange(n_links),
+            n_rel + np.arange(n_links),
+        ]
+    ).astype(np.int64)
+    order = np.argsort(member_cells, kind="stable")
+    cells_sorted = member_cells[order]
+    items_sorted = member_items[order].tolist()
+    bounds = np.searchsorted(cells_sorted, np.arange(len(values) + 1)).tolist()
+
+    # Pass 1 checks what could be unsafe: items with a hidden cell, unequal links.
+    touched = np.zeros(n_rel + n_links, dtype=bool)
+    hidden_cells = np.flatnonzero(hidden_array)
+    if len(hidden_cells):
+        mask = np.isin(member_cells, hidden_cells)
+        touched[member_items[mask]] = True
+    if n_links:
+        touched[n_rel:] |= hidden_array[links[0]] != hidden_array[links[1]]
+    current = [int(i) for i in np.flatnonzero(touched)]
+    heapq.heapify(current)
+    queued = set(current)
+    following: set[int] = set()
+
+    def hide(cell: int, position: int) -> None:
+        hidden[cell] = True
+        for item in items_sorted[bounds[cell] : bounds[cell + 1]]:
+            if item > position:
+                if item not in queued:
+                    queued.add(item)
+                    heapq.heappush(current, item)
+            else:
+                following.add(item)
+
+    while current:
+        while current:
+            item = heapq.heappop(current)
+            queued.discard(item)
+            if item < n_rel:
+                total = totals[item]
+                parts = parts_flat[starts[item] : starts[item + 1]]
+                hidden_parts = [p for p in parts if hidden[p]]
+                count = len(hidden_parts) + hidden[total]
+                if count == 0:
+                    continue
+                unsafe = count == 1
+                if not unsafe and not hidden[total]:
+                    room = sum(values[p] for p in hidden_parts) - len(hidden_parts)
+                    unsafe = room < threshold
+                if not unsafe:
+                    continue
+                candidates = [p for p in parts if not hidden[p] and not fixed[p] and values[p] > 0]
+                if candidates:
+                    hide(min(candidates, key=lambda p: (values[p], p)), item)
+                elif not hidden[total] and not fixed[total]:
+                    hide(total, item)
+            else:
+                a, b = link_a[item - n_rel], link_b[item - n_rel]
+                if hidden[a] != hidden[b]:
+                    for c in (a, b):
+                        if not hidden[c] and not fixed[c]:
+                            hide(c, item)
+        current = sorted(following)
+        queued = set(current)
+        following = set()
+    hidden_array[:] = hidden
 
 
 def combine_years(table: Table, year: str = "year") -> Table:

@@ -1,10 +1,16 @@
 """The analysis frame: one flattened, typed row per case (pure pandas).
 
-Input is four plain tables (cases with their catalogue values already split
-into columns, interventions, risk assessments, survey responses), as read in
-bulk from the database by ``app.stats.frame`` or built by hand in a test.
-Output is one row per *included* case; excluded cases are left out and
-counted by reason. Column reference: docs/analysis-frame.md.
+:func:`frame_from_table` types rows of the analysis table (``case_analysis``,
+as read columnar by ``app.stats.frame``) for the exporters. :func:`build_frame`
+makes the same frame from four plain tables (cases with their catalogue values
+in columns, interventions, risk assessments, survey responses — built by hand
+in a test, or from a submission package): each case's row by
+:func:`exporters.analysis.analysis_row`, exactly what the application stores,
+then :func:`frame_from_table`. Output is one row per *included* case; excluded
+cases are left out and counted by reason. Column reference:
+docs/analysis-frame.md. (``categorical``, ``band`` and ``multi_indicators``
+are the former flattening's helpers, kept for the benchmark's "before" path,
+``bench/json_read.py``.)
 """
 
 from __future__ import annotations
@@ -12,23 +18,26 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from exporters.analysis import (
+    CHILD_FAMILIES,
+    STATUSES,
+    CaseFacts,
+    InterventionFacts,
+    Layout,
+    RiskFacts,
+    SurveyFacts,
+    analysis_row,
+    layout_from_codebook,
+)
+from exporters.analysis import SCORE_CHANGES as SCORE_CHANGES
 from exporters.codebook import Codebook
 from exporters.definitions import AGE_BANDS, DEFAULT_DEFINITIONS, DURATION_BINS, Definitions
-
-STATUSES: tuple[str, ...] = (
-    "aktualiserad",
-    "fatt_insats",
-    "avslutad",
-    "avslutsorsak_angiven",
-    "maluppfoljning_angiven",
-    "brukarenkat_genomford",
-)
-SCORE_CHANGES: tuple[str, ...] = ("lower", "same", "higher")
 
 CASE_COLUMNS = (
     "case_id",
@@ -159,192 +168,285 @@ def multi_indicators(
     return out
 
 
-def _positions(case_ids: pd.Index, child_case_ids: pd.Series) -> np.ndarray:
-    return np.asarray(case_ids.get_indexer(pd.Index(child_case_ids.astype(str))))
+def _plain(value: Any) -> Any:
+    """None for every kind of missing (None, NaN, pd.NA, NaT)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
-def _child_indicators(
-    n_cases: int, pos: np.ndarray, codes_col: pd.Series, codes: Sequence[int], prefix: str
-) -> dict[str, np.ndarray]:
-    values = pd.to_numeric(codes_col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    out: dict[str, np.ndarray] = {}
-    for code in codes:
-        hit = np.zeros(n_cases, dtype=bool)
-        hit[pos[values == code]] = True
-        out[f"{prefix}__{code}"] = hit
+def _day(value: Any) -> date | None:
+    value = _plain(value)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    stamp = pd.to_datetime(value, errors="coerce")
+    return None if pd.isna(stamp) else pd.Timestamp(stamp).date()
+
+
+def _records(frame: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for record in frame.to_dict("records"):
+        out.setdefault(str(record["case_id"]), []).append({str(k): v for k, v in record.items()})
     return out
 
 
-def _dates(series: pd.Series) -> pd.Series:
-    return pd.to_datetime(series, errors="coerce").astype("datetime64[s]")
+def analysis_rows(raw: RawData, layout: Layout) -> pd.DataFrame:
+    """The analysis table's rows for the cases of ``raw`` (every case, the
+    excluded ones too), as the application stores them."""
+    interventions = _records(raw.interventions)
+    risks = _records(raw.risk_assessments)
+    surveys = _records(raw.surveys)
+    structural = set(CASE_COLUMNS)
+    rows = []
+    for record in raw.cases.to_dict("records"):
+        case_id = str(record["case_id"])
+        values = {
+            str(k): v
+            for k, v in ((k, _plain(v)) for k, v in record.items() if k not in structural)
+            if v is not None
+        }
+        survey_records = surveys.get(case_id, [])
+        survey = None
+        if survey_records:
+            answer = survey_records[0]
+            survey = SurveyFacts(
+                answered_on=_day(answer.get("answered_on")) or date.min,
+                language_code=_plain(answer.get("language_code")),
+                mode_code=_plain(answer.get("mode_code")),
+                values={k: _plain(v) for k, v in answer.items() if k not in SURVEY_COLUMNS},
+            )
+        facts = CaseFacts(
+            case_id=case_id,
+            unit_id=str(record["unit_id"]),
+            unit_kind=_plain(record.get("unit_kind")),
+            municipality_code=str(record["municipality_code"]),
+            county_code=_plain(record.get("county_code")),
+            district_code=_plain(record.get("district_code")),
+            actualised_on=_day(record["actualised_on"]) or date.min,
+            closed_on=_day(record.get("closed_on")),
+            is_excluded=bool(_plain(record.get("is_excluded")) or False),
+            exclusion_reason=_plain(record.get("exclusion_reason")),
+            values=values,
+            interventions=[
+                InterventionFacts(
+                    _day(i["start_on"]) or date.min,
+                    int(i["type_code"]),
+                    _plain(i.get("grounds_code")),
+                )
+                for i in interventions.get(case_id, [])
+            ],
+            risks=[
+                RiskFacts(
+                    _day(r["assessed_on"]) or date.min,
+                    int(r["instrument_code"]),
+                    None if _plain(r.get("score")) is None else int(r["score"]),
+                    order,
+                )
+                for order, r in enumerate(risks.get(case_id, []))
+            ],
+            survey=survey,
+        )
+        rows.append(analysis_row(layout, facts))
+    return pd.DataFrame(rows, columns=layout.names())
 
 
 def build_frame(
     raw: RawData, codebook: Codebook, definitions: Definitions = DEFAULT_DEFINITIONS
 ) -> AnalysisFrame:
-    """Flatten the raw tables into the analysis frame (see docs/analysis-frame.md)."""
-    all_cases = raw.cases
-    excluded_mask = all_cases["is_excluded"].fillna(False).astype(bool).to_numpy()
-    reasons = all_cases.loc[excluded_mask, "exclusion_reason"].fillna("unknown").astype(str)
-    excluded = {str(k): int(v) for k, v in sorted(reasons.value_counts().items())}
-    excluded_cases = pd.DataFrame(
-        {
-            "municipality_code": all_cases.loc[excluded_mask, "municipality_code"].astype(str),
-            "county_code": all_cases.loc[excluded_mask, "county_code"].astype(str),
-            "reason": reasons,
-        }
-    ).reset_index(drop=True)
-    cases = all_cases.loc[~excluded_mask].reset_index(drop=True)
-    n = len(cases)
-    case_ids = pd.Index(cases["case_id"].astype(str))
+    """The analysis frame of ``raw``: each case's analysis row
+    (:func:`exporters.analysis.analysis_row`, what the application stores),
+    then :func:`frame_from_table`, exactly as the database read does."""
+    layout = layout_from_codebook(codebook)
+    table = analysis_rows(raw, layout)
+    excluded_mask = table["is_excluded"].astype(bool).to_numpy()
+    excluded = table.loc[
+        excluded_mask, ["municipality_code", "county_code", "exclusion_reason"]
+    ].reset_index(drop=True)
+    included = table.loc[~excluded_mask].reset_index(drop=True)
+    return frame_from_table(included, excluded, codebook, definitions)
 
-    cols: dict[str, Any] = {
-        "case_id": pd.Series(case_ids, dtype="object"),
-        "unit_id": cases["unit_id"].astype(str),
-        "municipality_code": cases["municipality_code"].astype(str),
-        "county_code": cases["county_code"].astype(str),
-        "district_code": cases["district_code"].astype("object"),
-        "unit_kind": categorical(cases["unit_kind"], codebook.codes("unit_kind")),
-    }
-    actualised = _dates(cases["actualised_on"])
-    closed = _dates(cases["closed_on"])
+
+# --- from the analysis table to the frame --------------------------------------
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    """Any integer-like column (Int64, float with NaN, object) as float with NaN."""
+    kind = getattr(series.dtype, "kind", "O")
+    if isinstance(series.dtype, np.dtype) and kind in "fiub":
+        return np.asarray(series.to_numpy(dtype=float, copy=False))
+    if series.dtype == object:
+        series = pd.to_numeric(series, errors="coerce")
+    return np.asarray(
+        pd.Series(series).astype("Float64").to_numpy(dtype=float, na_value=np.nan), dtype=float
+    )
+
+
+def coded(series: pd.Series, categories: Sequence[Any]) -> pd.Categorical:
+    """Integer codes as a Categorical of ``categories`` (other values NaN)."""
+    values = _numbers(series)
+    cats = [int(c) for c in categories]
+    size = max(cats, default=0) + 2
+    lut = np.full(size, -1, dtype=np.int64)
+    lut[cats] = np.arange(len(cats))
+    whole = np.where(np.isnan(values), -1, values)
+    valid = (whole >= 0) & (whole < size - 1) & (whole == np.floor(whole))
+    codes = lut[np.where(valid, whole, size - 1).astype(np.int64)]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="int64"))
+
+
+def _dates(series: pd.Series) -> pd.Series:
+    return pd.Series(pd.to_datetime(series, errors="coerce")).astype("datetime64[s]")
+
+
+def labelled(series: pd.Series, categories: Sequence[str]) -> pd.Categorical:
+    """Text keys (a Categorical, or strings; "" and None = missing) as a
+    Categorical of ``categories``."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # Re-map the few categories, not the million values ("" -> missing).
+        return pd.Categorical(series.cat.set_categories(list(categories)))
+    return pd.Categorical(series, categories=list(categories))
+
+
+def _int_array(series: pd.Series) -> np.ndarray:
+    values = _numbers(series)
+    return np.where(np.isnan(values), 0, values).astype(np.int64)
+
+
+def _flags(series: pd.Series) -> np.ndarray:
+    if series.dtype == bool:
+        flags: np.ndarray = series.to_numpy(dtype=bool)
+        return flags
+    if series.dtype == object:
+        return np.asarray(
+            [bool(v) and v not in ("f", "false", "0") for v in series.fillna(False)], dtype=bool
+        )
+    nonzero: np.ndarray = _int_array(series) != 0
+    return nonzero
+
+
+def _optional_ints(series: pd.Series) -> pd.Series:
+    return pd.Series(pd.array(_numbers(series), dtype="Float64").astype("Int64"))
+
+
+def frame_from_table(
+    table: pd.DataFrame,
+    excluded: pd.DataFrame,
+    codebook: Codebook,
+    definitions: Definitions = DEFAULT_DEFINITIONS,
+) -> AnalysisFrame:
+    """The analysis frame from rows of the analysis table (included cases) and
+    the excluded ones (municipality, county, reason). ``table`` needs the
+    columns of :meth:`exporters.analysis.Layout.frame_columns`; per-code
+    indicators are taken from the ``__bits`` masks. Column reference:
+    docs/analysis-frame.md."""
+    layout = layout_from_codebook(codebook)
+    table = table.reset_index(drop=True)
+    n = len(table)
+    cols: dict[str, Any] = {}
+    if "case_id" in table:
+        cols["case_id"] = pd.Series(
+            table["case_id"].astype(str).to_numpy(dtype=object), dtype=object
+        )
+    if "unit_id" in table:
+        cols["unit_id"] = table["unit_id"].astype(str)
+    cols["municipality_code"] = table["municipality_code"].astype(str)
+    cols["county_code"] = table["county_code"].astype(str)
+    district = table["district_code"].astype(object)
+    cols["district_code"] = district.where(district.notna() & (district != ""), None)
+    cols["unit_kind"] = coded(table["unit_kind"], codebook.codes("unit_kind"))
+    actualised = _dates(table["actualised_on"])
     cols["actualised_on"] = actualised
-    cols["closed_on"] = closed
-    cols["year"] = actualised.dt.year.astype("int64")
-
+    cols["closed_on"] = _dates(table["closed_on"])
+    cols["year"] = pd.Series(_int_array(table["year"]), dtype="int64")
     for key in codebook.keys_of("single"):
-        source = cases[key] if key in cases else pd.Series([None] * n, dtype="object")
-        cols[key] = categorical(source, codebook.codes(key))
+        cols[key] = coded(table[key], codebook.codes(key))
     for key in codebook.keys_of("integer"):
-        source = cases[key] if key in cases else pd.Series([None] * n, dtype="object")
-        cols[key] = pd.to_numeric(source, errors="coerce").astype("Float64").astype("Int64")
-    for key in codebook.keys_of("multi"):
-        info = codebook[key]
-        source = cases[key] if key in cases else pd.Series([None] * n, dtype="object")
-        exclusive = [o.code for o in info.options if o.exclusive]
-        cols.update(multi_indicators(source, info.codes, exclusive, key))
+        cols[key] = _optional_ints(table[key])
+    for multi in layout.multis:
+        bits = _numbers(table[f"{multi.key}__bits"])
+        registered = ~np.isnan(bits)
+        mask = np.where(registered, bits, 0).astype(np.int64)
+        for code in multi.codes:
+            cols[f"{multi.key}__{code}"] = pd.Series(((mask >> (code - 1)) & 1).astype(bool))
+        cols[f"{multi.key}__registered"] = pd.Series(registered)
+        cols[f"{multi.key}_count"] = _optional_ints(table[f"{multi.key}_count"])
 
-    # Interventions (SUV 117, 118, 126): one query's rows, pivoted per case.
-    iv = raw.interventions
-    pos = _positions(case_ids, iv["case_id"]) if len(iv) else np.array([], dtype=int)
-    keep = pos >= 0
-    iv, pos = iv.loc[keep], pos[keep]
-    records = np.bincount(pos, minlength=n) if len(pos) else np.zeros(n, dtype=int)
-    type_ind = _child_indicators(
-        n, pos, iv["type_code"], codebook.codes("intervention_type"), "intervention_type"
-    )
-    grounds_ind = _child_indicators(
-        n, pos, iv["grounds_code"], codebook.codes("intervention_grounds"), "intervention_grounds"
-    )
+    records = _int_array(table["n_intervention_records"])
     cols["n_intervention_records"] = pd.Series(records, dtype="int64")
     cols["n_intervention_types"] = pd.Series(
-        np.sum(np.column_stack(list(type_ind.values())), axis=1) if n else np.zeros(0, int),
-        dtype="int64",
+        _int_array(table["n_intervention_types"]), dtype="int64"
     )
     cols["has_intervention"] = pd.Series(records > 0)
-    cols.update({k: pd.Series(v) for k, v in type_ind.items()})
-    cols.update({k: pd.Series(v) for k, v in grounds_ind.items()})
-    starts = pd.Series(_dates(iv["start_on"]).to_numpy(), index=pos)
-    first_start = starts.groupby(level=0).min() if len(starts) else pd.Series(dtype="datetime64[s]")
-    cols["first_intervention_on"] = pd.Series(
-        first_start.reindex(range(n)).to_numpy(), dtype="datetime64[s]"
-    )
-
-    # Risk assessments (SUV 90): instruments used, first and last score.
-    ra = raw.risk_assessments
-    rpos = _positions(case_ids, ra["case_id"]) if len(ra) else np.array([], dtype=int)
-    rkeep = rpos >= 0
-    ra, rpos = ra.loc[rkeep].reset_index(drop=True), rpos[rkeep]
-    n_risk = np.bincount(rpos, minlength=n) if len(rpos) else np.zeros(n, dtype=int)
-    inst = _child_indicators(
-        n, rpos, ra["instrument_code"], codebook.codes("risk_instrument"), "risk_instrument"
-    )
+    child: dict[str, np.ndarray] = {}
+    for key, _group in CHILD_FAMILIES:
+        mask = _int_array(table[f"{key}__bits"])
+        for code in layout.children[key]:
+            child[f"{key}__{code}"] = ((mask >> (code - 1)) & 1).astype(bool)
+    for key in ("intervention_type", "intervention_grounds"):
+        for code in layout.children[key]:
+            cols[f"{key}__{code}"] = pd.Series(child[f"{key}__{code}"])
+    cols["first_intervention_on"] = _dates(table["first_intervention_on"])
+    n_risk = _int_array(table["n_risk_assessments"])
     cols["n_risk_assessments"] = pd.Series(n_risk, dtype="int64")
     cols["risk_assessed"] = pd.Series(n_risk > 0)
-    cols.update({k: pd.Series(v) for k, v in inst.items()})
-    method_codes = [
-        c for c in codebook.codes("risk_instrument") if c not in definitions.risk_no_method_codes
-    ]
     method = np.zeros(n, dtype=bool)
-    for code in method_codes:
-        method |= inst[f"risk_instrument__{code}"]
+    for code in layout.children["risk_instrument"]:
+        cols[f"risk_instrument__{code}"] = pd.Series(child[f"risk_instrument__{code}"])
+        if code not in definitions.risk_no_method_codes:
+            method |= child[f"risk_instrument__{code}"]
     cols["risk_method_used"] = pd.Series(method)
-    scored = pd.DataFrame(
-        {
-            "pos": rpos,
-            "on": _dates(ra["assessed_on"]).to_numpy(),
-            "order": np.arange(len(ra)),
-            "score": pd.to_numeric(ra["score"], errors="coerce").to_numpy(),
-        }
-    ).dropna(subset=["score"])
-    scored = scored.sort_values(["pos", "on", "order"], kind="stable")
-    by_case = scored.groupby("pos")["score"]
-    first = by_case.first().reindex(range(n))
-    last = by_case.last().reindex(range(n))
-    n_scored = by_case.size().reindex(range(n)).fillna(0).astype(int)
     score_codes = codebook.codes("risk_assessment.score")
-    cols["risk_first_score"] = categorical(first.to_numpy(), score_codes)
-    cols["risk_last_score"] = categorical(last.to_numpy(), score_codes)
-    cols["n_risk_scores"] = pd.Series(n_scored.to_numpy(), dtype="int64")
-    change = pd.Series(pd.NA, index=range(n), dtype="object")
-    two = (n_scored >= 2).to_numpy()
-    diff = (last - first).to_numpy()
-    change[two & (diff < 0)] = "lower"
-    change[two & (diff == 0)] = "same"
-    change[two & (diff > 0)] = "higher"
-    cols["risk_score_change"] = pd.Series(pd.Categorical(change, categories=list(SCORE_CHANGES)))
+    cols["risk_first_score"] = coded(table["risk_first_score"], score_codes)
+    cols["risk_last_score"] = coded(table["risk_last_score"], score_codes)
+    cols["n_risk_scores"] = pd.Series(_int_array(table["n_risk_scores"]), dtype="int64")
+    cols["risk_score_change"] = labelled(table["risk_score_change"], SCORE_CHANGES)
 
-    # Survey (SUV 202–212): at most one per case.
-    sv = raw.surveys
-    spos = _positions(case_ids, sv["case_id"]) if len(sv) else np.array([], dtype=int)
-    skeep = spos >= 0
-    sv, spos = sv.loc[skeep].reset_index(drop=True), spos[skeep]
-    has_survey = np.zeros(n, dtype=bool)
-    has_survey[spos] = True
+    has_survey = _flags(table["has_survey"])
     cols["has_survey"] = pd.Series(has_survey)
-    for key in codebook.keys_of("single", "survey"):
-        if "." in key:
-            continue
-        values = pd.Series([None] * n, dtype="object")
-        if key in sv:
-            values.iloc[spos] = sv[key].to_numpy()
-        cols[key] = categorical(values, codebook.codes(key))
-    for field_key, column in (("survey.language", "language_code"), ("survey.mode", "mode_code")):
-        values = pd.Series([None] * n, dtype="object")
-        if len(sv):
-            values.iloc[spos] = sv[column].to_numpy()
-        cols[field_key.replace(".", "_")] = categorical(values, codebook.codes(field_key))
+    for key in layout.survey_questions:
+        cols[key] = coded(table[key], codebook.codes(key))
+    cols["survey_language"] = coded(table["survey_language"], codebook.codes("survey.language"))
+    cols["survey_mode"] = coded(table["survey_mode"], codebook.codes("survey.mode"))
 
-    frame = pd.DataFrame(cols)
-    frame["age_band"] = band(frame["age"], AGE_BANDS)
+    frame = pd.DataFrame(cols, index=pd.RangeIndex(n), copy=False)
+    frame["age_band"] = labelled(table["age_band"], [b[2] for b in AGE_BANDS])
     is_closed = frame["closed_on"].notna()
     frame["is_closed"] = is_closed
-    duration = (frame["closed_on"] - frame["actualised_on"]).dt.days + 1
-    frame["duration_days"] = duration.astype("Float64").astype("Int64")
-    frame["duration_bin"] = band(frame["duration_days"], DURATION_BINS)
+    frame["duration_days"] = _optional_ints(table["duration_days"])
+    frame["duration_bin"] = labelled(table["duration_bin"], [b[2] for b in DURATION_BINS])
     frame["has_closing_reason"] = is_closed & frame["closing_reason"].notna()
     frame["has_goal_followup"] = is_closed & frame["goal_followup"].notna()
     frame["survey_done"] = is_closed & frame["has_survey"]
     cap = definitions.collaboration_count_cap
     count_keys = [str(i) for i in range(cap)] + [f"{cap}+"]
-    capped = frame["collaboration_count"].clip(upper=cap).astype("Float64")
-    count_band = capped.map(lambda v: count_keys[int(v)] if pd.notna(v) else None, na_action=None)
-    frame["collaboration_count_band"] = pd.Categorical(count_band, categories=count_keys)
+    counts = _numbers(table["collaboration_count"])
+    band_codes = np.where(np.isnan(counts), -1, np.minimum(np.nan_to_num(counts), cap)).astype(int)
+    frame["collaboration_count_band"] = pd.Categorical.from_codes(
+        band_codes, categories=pd.Index(count_keys)
+    )
     frame["is_top_group"] = (
         is_closed
         & frame["goal_followup"].isin(definitions.top_goal_codes)
         & frame["survey_violence_change"].isin(definitions.top_survey_codes)
     )
-    status = np.select(
-        [
-            frame["has_survey"].to_numpy(),
-            (is_closed & frame["goal_followup"].notna()).to_numpy(),
-            (is_closed & frame["closing_reason"].notna()).to_numpy(),
-            is_closed.to_numpy(),
-            frame["has_intervention"].to_numpy(),
-        ],
-        list(STATUSES[::-1][:5]),
-        default=STATUSES[0],
+    frame["status"] = labelled(table["status"], STATUSES)
+
+    excluded = excluded.reset_index(drop=True)
+    reasons = excluded["exclusion_reason"].fillna("unknown").astype(str)
+    counted = {str(k): int(v) for k, v in sorted(reasons.value_counts().items())}
+    excluded_cases = pd.DataFrame(
+        {
+            "municipality_code": excluded["municipality_code"].astype(str),
+            "county_code": excluded["county_code"].astype(str),
+            "reason": reasons,
+        }
     )
-    frame["status"] = pd.Categorical(status, categories=list(STATUSES))
-    return AnalysisFrame(frame, excluded, codebook.version, excluded_cases)
+    return AnalysisFrame(frame, counted, codebook.version, excluded_cases)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +26,7 @@ import pandas as pd
 
 from exporters.codebook import Label
 from exporters.frame import RawData
+from exporters.rounding import round_half_up
 
 Counting = Literal["persons", "cases"]
 ConditionKind = Literal["date_in_period", "open_in_period", "intervention", "value"]
@@ -228,6 +228,14 @@ def case_data(raw: RawData, persons: Mapping[str, str] | None = None) -> CaseDat
     return CaseData(cases, interventions.reset_index(drop=True))
 
 
+def case_data_from_table(
+    cases: pd.DataFrame, interventions: pd.DataFrame, persons: Mapping[str, str] | None = None
+) -> CaseData:
+    """:class:`CaseData` from included rows of the analysis table and the
+    intervention records (case_id, start_on, grounds_code)."""
+    return case_data(RawData(cases.assign(is_excluded=False), interventions), persons)
+
+
 @dataclass(frozen=True)
 class Population:
     """Adults (18+) on 31 December: (area code, year, sex) -> count. Area codes
@@ -325,12 +333,6 @@ def _counts(subjects: pd.Series) -> dict[str, int]:
         "K": int(np.sum(values == SEX_CODES["K"])),
         "M": int(np.sum(values == SEX_CODES["M"])),
     }
-
-
-def round_half_up(value: float, decimals: int) -> float:
-    """Rounded as published (half away from zero, never banker's rounding)."""
-    quantum = Decimal(1).scaleb(-decimals)
-    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 ROW_COLUMNS = (

@@ -83,6 +83,33 @@ def compile_tables(
         return build_tables(frame, codebook, definitions, by, table_ids)
     if county_of is None or areas is None:
         raise ValueError("protected tables need county_of and areas")
+    release = protected_release(
+        frame,
+        codebook,
+        definitions=definitions,
+        threshold=threshold,
+        county_of=county_of,
+        known_municipality=known_municipality,
+        by_year=by_year,
+        table_ids=table_ids,
+    )
+    return [select_areas(table, areas) for table in release]
+
+
+def protected_release(
+    frame: pd.DataFrame,
+    codebook: Codebook,
+    *,
+    definitions: Definitions = DEFAULT_DEFINITIONS,
+    threshold: int = DEFAULT_THRESHOLD,
+    county_of: Mapping[str, str],
+    known_municipality: str | None = None,
+    by_year: bool = False,
+    table_ids: Sequence[str] | None = None,
+) -> list[Table]:
+    """Every table for every area (municipalities, counties, the nation),
+    protected as one hierarchy: the release that any selection of areas is
+    cut from (:func:`exporters.compare.select_areas`)."""
     hierarchy = parents(county_of)
     own = ("municipality", known_municipality) if known_municipality else None
 
@@ -102,9 +129,7 @@ def compile_tables(
     ):
         rolled = rollup(table, county_of)
         safe = protect(rolled, threshold, parents=hierarchy, known=known)
-        if not by_year:
-            safe = combine_years(safe)
-        out.append(select_areas(safe, areas))
+        out.append(safe if by_year else combine_years(safe))
     return out
 
 

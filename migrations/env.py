@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import suppress
+
 from alembic import context
 from sqlalchemy.engine import Connection
 
@@ -32,13 +35,15 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     with engine.connect() as conn:
         _run(conn)
-        if conn.dialect.name == "sqlite":
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
             # Old page images of what a migration removed stay in the write-ahead
             # log until a checkpoint; copy the (zeroed) pages home and empty it.
             # (On the driver's connection: outside any transaction.)
             driver = conn.connection.driver_connection
             assert driver is not None
-            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            with suppress(sqlite3.OperationalError):  # busy: the next checkpoint does it
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     engine.dispose()
 
 

@@ -30,6 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analysis.sync import rows_of_new_cases
+from app.analysis.sync import write_rows as write_analysis_rows
 from app.auth.principal import Principal
 from app.cases import records, service
 from app.cases.context import CaseContext
@@ -554,6 +556,7 @@ class Importer:
                             if time.monotonic() - started >= self.batch_seconds:
                                 break
                         rows = pending_rows(session)
+                        analysis = rows_of_new_cases(session)
                         keys = self.keyring.current_versions(session)
                     finally:
                         session.rollback()
@@ -562,6 +565,7 @@ class Importer:
                         writer.rollback()
                         continue
                     write_rows(writer, rows)
+                    write_analysis_rows(writer.connection(), analysis)
                 self.scope.committed()
             except (LineFailed, DbIntegrityError):
                 # Something changed since the check (another import, a new rule):

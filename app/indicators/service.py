@@ -12,7 +12,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
@@ -21,11 +20,9 @@ from app.catalogue.loader import Catalogue
 from app.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from app.indicators.population import population_table
 from app.indicators.spec import IndicatorSpec
-from app.models import Case
 from app.reference import districts, municipalities
-from app.stats.codebook import codebook_from_catalogue
-from app.stats.frame import CaseFilter, read_raw
-from exporters.indicators import CaseData, IndicatorResult, case_data, compute, period_for
+from app.stats.frame import read_case_data as read_from_analysis
+from exporters.indicators import CaseData, IndicatorResult, compute, period_for
 from exporters.kolada import KOLADA_KPIS, KoladaReport
 
 EARLIEST = date(1900, 1, 1)
@@ -42,17 +39,8 @@ def read_case_data(
 ) -> CaseData:
     """Every case of the municipalities opened on or before ``until`` (earlier
     years too: a case opened in 2024 may be closed, or get an intervention, in
-    2025), with its client pseudonym."""
-    codebook = codebook_from_catalogue(catalogue)
-    where = CaseFilter(EARLIEST, until, set(municipality_codes))
-    raw = read_raw(session, codebook, where)
-    pseudonyms = session.execute(
-        select(Case.id, Case.client_pseudonym).where(
-            Case.municipality_code.in_(sorted(municipality_codes)),
-            Case.actualised_on <= until,
-        )
-    ).all()
-    return case_data(raw, {str(case_id): p for case_id, p in pseudonyms})
+    2025), with its client pseudonym; read columnar from the analysis table."""
+    return read_from_analysis(session, municipality_codes, until, EARLIEST)
 
 
 def districts_of(municipality_codes: Collection[str]) -> dict[str, list[str]]:

@@ -43,6 +43,7 @@ from app.errors import FieldError, NotFound, ValidationFailed
 from app.local_variables.service import for_municipality
 from app.models import Case, Intervention, RiskAssessment, SurveyResponse, Unit
 from app.quality.rules import AppliesTo, Check, Source, build_checks
+from exporters.rounding import round_half_up
 
 # The variables behind two steps of the funnel; the same keys as app/cases/status.py.
 CLOSING_REASON = "closing_reason"
@@ -424,7 +425,7 @@ def _add(total: dict[str, Any], part: dict[str, Any]) -> None:
 
 
 def _percent(part: int, whole: int) -> float | None:
-    return round(100 * part / whole, 1) if whole else None
+    return round_half_up(100 * part / whole, 1) if whole else None
 
 
 def _group(

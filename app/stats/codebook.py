@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.catalogue.loader import Catalogue
 from app.catalogue.spec import Storage
 from app.catalogue.spec import Text as CatalogueText
+from app.stats.tables import table_catalogue
 from exporters.codebook import Codebook, Label, Option, Source, VariableInfo
 
 
@@ -49,4 +50,4 @@ def codebook_from_catalogue(catalogue: Catalogue) -> Codebook:
                 source=group.key,  # type: ignore[arg-type]
                 options=tuple(Option(o.code, _label(o.label), o.exclusive) for o in extra.options),
             )
-    return Codebook(catalogue.version, variables)
+    return Codebook(catalogue.version, variables, table_catalogue())

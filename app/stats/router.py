@@ -14,7 +14,7 @@ from app.clock import today
 from app.deps import CatalogueDep, CurrentUser, SessionDep, SettingsDep, request_id
 from app.errors import NotFound
 from app.stats import service
-from exporters.tables import TABLES
+from app.stats.tables import table_catalogue
 from exporters.writers.csv_writer import table_csv, write_csv_zip
 from exporters.writers.html import write_html
 from exporters.writers.json_writer import summary_json, table_json
@@ -175,7 +175,7 @@ def table(
     format: Annotated[Literal["json", "csv"], Query(description="json eller csv")] = "json",
 ) -> Any:
     """En tabell (se `GET /stats/summary` för urval och röjandeskydd)."""
-    if table_id not in TABLES:
+    if table_id not in table_catalogue():
         raise NotFound()
     query = _query(
         period_from,

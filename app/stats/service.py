@@ -19,12 +19,16 @@ years, and the unit-kind filter is for unprotected summaries only.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.analysis.read import fingerprint
 from app.audit.service import Actor, record
 from app.auth.principal import Principal
 from app.catalogue.loader import Catalogue
@@ -33,11 +37,20 @@ from app.models import UNIT_KINDS, Unit
 from app.reference import counties, municipalities
 from app.stats.codebook import codebook_from_catalogue
 from app.stats.frame import CaseFilter, load_frame
+from app.stats.tables import table_catalogue
 from exporters.codebook import Label
-from exporters.compare import NATION, area_labels, comparison_areas, county_areas
+from exporters.compare import (
+    NATION,
+    area_labels,
+    area_positions,
+    comparison_areas,
+    county_areas,
+    select_areas,
+)
 from exporters.disclosure import Area
-from exporters.summary import Mode, Summary, compile_tables, hide_small
-from exporters.tables import TABLES
+from exporters.frame import AnalysisFrame
+from exporters.spec import Table
+from exporters.summary import Mode, Summary, compile_tables, hide_small, protected_release
 
 EXPORT_ACTION = "export.summary"
 ROLES = ("caseworker", "coordinator", "regional", "national")
@@ -116,7 +129,7 @@ def _check(query: SummaryQuery) -> None:
             "/query/unit_kind", "unknown_unit_kind", "Okänd verksamhetstyp.", "Unknown unit kind."
         )
     for table_id in query.tables or ():
-        if table_id not in TABLES:
+        if table_id not in table_catalogue():
             raise _invalid("/query/tables", "unknown_table", "Okänd tabell.", "Unknown table.")
 
 
@@ -259,6 +272,105 @@ def plan_for(session: Session, principal: Principal, query: SummaryQuery) -> Pla
     return _protected_plan(query, default_county)
 
 
+@dataclass(frozen=True)
+class Release:
+    """A protected release of every area, ready to select areas from."""
+
+    tables: list[Table]
+    positions: list[dict[Area, Any]]
+    """Per table: the row positions of each area (:func:`area_positions`)."""
+    analysis: AnalysisFrame
+    """Its exclusions (the frame itself is not kept)."""
+
+    selected: dict[tuple[Area, ...], list[Table]] = field(default_factory=dict)
+    """Selections already cut (the same county asked again is not cut again)."""
+
+    def select(self, areas: Sequence[Area]) -> list[Table]:
+        key = tuple(areas)
+        found = self.selected.get(key)
+        if found is None:
+            found = [
+                select_areas(table, areas, positions)
+                for table, positions in zip(self.tables, self.positions, strict=True)
+            ]
+            if len(self.selected) < MAX_SELECTIONS:
+                self.selected[key] = found
+        return found
+
+
+class ReleaseCache:
+    """The last few published (protected) releases, each valid while the
+    analysis table's fingerprint is unchanged: every regional and national
+    audience is served from the same release, so it is computed once per
+    change of the data, not once per request."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[object, ...], Release] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> Release | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], value: Release) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+RELEASES = ReleaseCache()
+MAX_SELECTIONS = 64
+"""Selections kept per release (an area list each: a county, the nation, …)."""
+
+
+def _release(
+    session: Session,
+    catalogue: Catalogue,
+    plan: Plan,
+    by_year: bool,
+    table_ids: Sequence[str] | None,
+    threshold: int,
+) -> Release:
+    """The protected release of every area for the plan's period (cached)."""
+    key = (
+        fingerprint(session),
+        catalogue.version,
+        plan.where,
+        by_year,
+        tuple(table_ids or ()),
+        threshold,
+        plan.known_municipality,
+    )
+    found = RELEASES.get(key)
+    if found is not None:
+        return found
+    analysis = load_frame(session, catalogue, plan.where, ids=False)
+    release = protected_release(
+        analysis.frame,
+        codebook_from_catalogue(catalogue),
+        threshold=threshold,
+        county_of=county_of(),
+        known_municipality=plan.known_municipality,
+        by_year=by_year,
+        table_ids=table_ids,
+    )
+    # Only what a summary reads besides the tables: the exclusions.
+    kept = replace(analysis, frame=analysis.frame.iloc[:0])
+    made = Release(release, [area_positions(t) for t in release], kept)
+    RELEASES.put(key, made)
+    return made
+
+
 def build_summary(
     session: Session,
     catalogue: Catalogue,
@@ -275,19 +387,22 @@ def build_summary(
             raise ValueError("a plan or a principal is needed")
         plan = plan_for(session, principal, query)
     codebook = codebook_from_catalogue(catalogue)
-    analysis = load_frame(session, catalogue, plan.where)
     protected = plan.mode == "protected" or plan.areas is not None
-    tables = compile_tables(
-        analysis.frame,
-        codebook,
-        mode=plan.mode,
-        threshold=threshold,
-        county_of=county_of() if plan.areas is not None else None,
-        areas=plan.areas,
-        known_municipality=plan.known_municipality,
-        by_year=query.by_year,
-        table_ids=None if query.tables is None else sorted({*query.tables, "funnel"}),
-    )
+    table_ids = None if query.tables is None else sorted({*query.tables, "funnel"})
+    if plan.areas is None:
+        analysis = load_frame(session, catalogue, plan.where, ids=False)
+        tables = compile_tables(
+            analysis.frame,
+            codebook,
+            mode=plan.mode,
+            threshold=threshold,
+            by_year=query.by_year,
+            table_ids=table_ids,
+        )
+    else:
+        release = _release(session, catalogue, plan, query.by_year, table_ids, threshold)
+        analysis = release.analysis
+        tables = release.select(plan.areas)
     funnel = next(t for t in tables if t.id == "funnel").data
     first_rows = funnel
     if "area_code" in funnel.columns and plan.areas:

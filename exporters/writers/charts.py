@@ -96,7 +96,8 @@ def render_chart(summary: Summary, table: Table, fmt: ChartFormat = "png") -> by
                 fontsize=8,
             )
     ax.set_yticks(positions)
-    ax.set_yticklabels([textwrap.fill(c, 38) for c in categories], fontsize=8)
+    wrapped = [textwrap.fill(c, LABEL_WIDTH) for c in categories]
+    ax.set_yticklabels(wrapped, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("Antal insatser (medelvärde)" if is_mean else "Andel (%)")
     if not is_mean:
@@ -105,16 +106,36 @@ def render_chart(summary: Summary, table: Table, fmt: ChartFormat = "png") -> by
     title = table.spec.title.sv
     if table.spec.diagram:
         title = f"{table.spec.diagram}: {title}"
-    ax.set_title(textwrap.fill(title, 70), fontsize=10, loc="left")
+    title_text = textwrap.fill(title, 70)
+    ax.set_title(title_text, fontsize=10, loc="left")
     if len(series) > 1:
         ax.legend(fontsize=7, loc="lower right", frameon=False)
     footer = [f"N: {table.spec.denominator.sv}", *notes]
-    fig.text(0.01, 0.005, textwrap.fill(". ".join(footer), 140), fontsize=6.5, color="#444444")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    footer_text = textwrap.fill(". ".join(footer), 140)
+    fig.text(0.01, 0.005, footer_text, fontsize=6.5, color="#444444")
+    _margins(fig, wrapped, title_text, footer_text, height)
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}
     fig.savefig(buffer, format=fmt, metadata=metadata)
     return buffer.getvalue()
+
+
+LABEL_WIDTH = 38
+"""Category labels wrap at this many characters."""
+CHAR_INCHES = 0.062
+"""About the width of one character of 8-point text, in inches."""
+LINE_INCHES = 0.17
+
+
+def _margins(fig: Figure, labels: list[str], title: str, footer: str, height: float) -> None:
+    """Room for the category labels, the title and the footer, from their
+    length (measuring every text, as ``tight_layout`` does, doubles the cost
+    of a chart)."""
+    longest = max((len(line) for label in labels for line in label.split("\n")), default=4)
+    left = min(0.55, (0.25 + longest * CHAR_INCHES) / fig.get_figwidth())
+    top = 1 - (0.25 + (title.count("\n") + 1) * LINE_INCHES * 1.2) / height
+    bottom = (0.55 + (footer.count("\n") + 1) * LINE_INCHES * 0.8) / height
+    fig.subplots_adjust(left=left, right=0.9, top=top, bottom=bottom)
 
 
 def render_charts(summary: Summary, fmt: ChartFormat = "png") -> dict[str, bytes]:

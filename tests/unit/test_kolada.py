@@ -54,7 +54,6 @@ from exporters.indicators import (
     calendar_year,
     case_data,
     compute,
-    round_half_up,
 )
 from exporters.kolada import (
     CSV_COLUMNS,
@@ -63,6 +62,7 @@ from exporters.kolada import (
     kolada_document,
     kolada_xlsx,
 )
+from exporters.rounding import round_half_up
 
 STHLM_DISTRICTS = [f"0180-{i:02d}" for i in range(1, 14)]
 
