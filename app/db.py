@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -87,14 +88,59 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return connect
 
 
-def _sqlite_begin(conn: Any) -> None:
-    # A write transaction takes the write lock at BEGIN (IMMEDIATE), so two
-    # writers queue instead of failing on a lock upgrade; a read (DEFERRED, in
-    # WAL mode) never waits for a writer.
-    if conn.get_execution_options().get(READ_ONLY):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+class WriterTurnTimeout(sa_exc.TimeoutError):
+    """This process's writers queued longer than the lock timeout (busy: 503)."""
+
+
+class WriterTurns:
+    """SQLite has one write lock for the whole database. The server's write
+    transactions take it in turn, first come first served, through this
+    semaphore, held exactly as long as the transaction (taken at BEGIN, given
+    back at COMMIT or ROLLBACK): no two of them poll SQLite's busy handler for
+    it, and its busy timeout is left for other processes (an import, a backup,
+    another worker)."""
+
+    KEY = "isu_writer_turn"
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._semaphore = threading.Semaphore(1)
+
+    def take(self, info: dict[str, Any]) -> None:
+        if not self._semaphore.acquire(timeout=self.timeout_s):
+            raise WriterTurnTimeout("writer queue")
+        info[self.KEY] = True
+
+    def give_back(self, info: dict[str, Any]) -> None:
+        if info.pop(self.KEY, False):
+            self._semaphore.release()
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "commit", lambda conn: self.give_back(conn.info))
+        event.listen(engine, "rollback", lambda conn: self.give_back(conn.info))
+        # A connection that goes back to the pool or away mid-transaction.
+        event.listen(engine, "checkin", lambda _dbapi, record: self.give_back(record.info))
+        event.listen(engine, "invalidate", lambda _dbapi, record, _e: self.give_back(record.info))
+
+
+def _sqlite_begin(turns: WriterTurns | None) -> Any:
+    def begin(conn: Any) -> None:
+        # A write transaction takes the write lock at BEGIN (IMMEDIATE), so two
+        # writers queue instead of failing on a lock upgrade; a read (DEFERRED,
+        # in WAL mode) never waits for a writer.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if turns is not None:
+            turns.take(conn.info)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if turns is not None:
+                turns.give_back(conn.info)
+            raise
+
+    return begin
 
 
 def create_owner_only(database: str | None) -> None:
@@ -107,13 +153,19 @@ def create_owner_only(database: str | None) -> None:
 
 
 def make_engine(
-    url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any
+    url: str,
+    *,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    writer_turns: WriterTurns | None = None,
+    **kwargs: Any,
 ) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "do_connect", lambda *_: create_owner_only(engine.url.database))
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", _sqlite_begin(writer_turns))
+        if writer_turns is not None:
+            writer_turns.install(engine)
         return engine
     return create_engine(url, **kwargs)
 
@@ -154,17 +206,6 @@ class DatabaseSlots:
     def release(self) -> None:
         self._free.release()
 
-    @contextmanager
-    def held(self, timeout: float) -> Iterator[bool]:
-        """For a thread (the maintenance loop): wait for a slot, at most ``timeout``;
-        yields whether it got one."""
-        got = self._free.acquire(timeout=timeout)
-        try:
-            yield got
-        finally:
-            if got:
-                self._free.release()
-
 
 def api_engine(url: str, limits: ApiLimits) -> Engine:
     """The engine the server uses: short lock waits (SQLite busy_timeout,
@@ -175,7 +216,8 @@ def api_engine(url: str, limits: ApiLimits) -> Engine:
         "pool_timeout": limits.pool_timeout_s,
     }
     if url.startswith("sqlite"):
-        return make_engine(url, busy_timeout_ms=limits.lock_timeout_ms, **pool)
+        turns = WriterTurns(timeout_s=limits.lock_timeout_ms / 1000)
+        return make_engine(url, busy_timeout_ms=limits.lock_timeout_ms, writer_turns=turns, **pool)
     options = (
         f"-c lock_timeout={limits.lock_timeout_ms} "
         f"-c statement_timeout={limits.statement_timeout_ms} "

@@ -29,7 +29,8 @@ _SQLITE_BUSY = ("database is locked", "database table is locked", "database is b
 def busy_reason(exc: BaseException) -> str | None:
     """A short name of why the database is busy, or None if ``exc`` is not that."""
     if isinstance(exc, sa_exc.TimeoutError):
-        return "pool_exhausted"
+        # The pool, or this process's queue for SQLite's write lock.
+        return "writer_queue" if str(exc) == "writer queue" else "pool_exhausted"
     if not isinstance(exc, sa_exc.DBAPIError):
         return None
     if exc.connection_invalidated:

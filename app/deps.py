@@ -26,7 +26,6 @@ from app.auth import limiter
 from app.auth.principal import Principal
 from app.catalogue.loader import Catalogue
 from app.config import Settings
-from app.db import DatabaseSlots
 from app.errors import (
     Forbidden,
     IntegrityError,
@@ -86,18 +85,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     any error."""
     state = request.app.state
     read_only = is_read_only(request)
-    # SQLite has one write lock for the whole database: this process's writers
-    # queue for it here, in order, instead of polling SQLite's busy handler
-    # (whose wait, ``db_lock_timeout_ms``, is then only for other processes).
-    slots = [state.db_slots]
-    if state.writer_slot is not None and not read_only:
-        slots.insert(0, state.writer_slot)
-    taken: list[DatabaseSlots] = []
+    if not await state.db_slots.acquire(SLOT_WAIT_SECONDS):
+        raise ServiceUnavailable(SLOT_WAIT_SECONDS)
     try:
-        for slot in slots:
-            if not await slot.acquire(SLOT_WAIT_SECONDS):
-                raise ServiceUnavailable(SLOT_WAIT_SECONDS)
-            taken.append(slot)
         factory = state.read_session_factory if read_only else state.session_factory
         session: Session = factory()
         if read_only:
@@ -111,8 +101,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(_finish, request, session)
     finally:
-        for slot in taken:
-            slot.release()
+        state.db_slots.release()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -83,7 +83,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory
     app.state.read_session_factory = make_session_factory(engine, read_only=True)
     app.state.db_slots = DatabaseSlots(limits.connections)
-    app.state.writer_slot = DatabaseSlots(1) if settings.is_sqlite() else None
     app.state.in_flight = InFlight()
     app.state.audit_sink = AuditSink(lambda: app.state.session_factory)
     app.state.metrics = Metrics(engine)

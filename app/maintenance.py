@@ -17,8 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +32,10 @@ log = logging.getLogger("isu.maintenance")
 
 PURGE_INTERVAL = 600.0
 SEAL_BATCH = 500
-WRITER_WAIT_SECONDS = 10.0
-"""After this the work goes ahead anyway (SQLite's own busy wait applies)."""
+SEAL_ROUNDS = 8
+"""Batches per sealing tick: a backlog (after a large import) is sealed over
+several ticks, the requests writing in between."""
+SEAL_PAUSE = 0.05
 
 
 class Maintenance:
@@ -60,38 +61,33 @@ class Maintenance:
             self._thread.join(timeout=30)
         self.sink.spooling = False
         self._guarded("flush", self.flush)
-        self._guarded("seal", self.seal)
+        self._guarded("seal", self.seal_everything)
 
     def seal(self) -> int:
         # Small batches: each is one short write transaction, taken in turn with
         # the requests' (SQLite's one write lock: see app/deps.py).
         total = 0
-        while True:
-            with self._writing():
-                sealed = seal_all(
-                    self.state.session_factory, self.state.keyring, batch=SEAL_BATCH, rounds=1
-                )
+        for _ in range(SEAL_ROUNDS):
+            sealed = seal_all(
+                self.state.session_factory, self.state.keyring, batch=SEAL_BATCH, rounds=1
+            )
             total += sealed
             if sealed < SEAL_BATCH:
-                return total
+                break
+            time.sleep(SEAL_PAUSE)  # let the waiting requests write first
+        return total
+
+    def seal_everything(self) -> int:
+        """At shutdown: the whole backlog."""
+        return seal_all(self.state.session_factory, self.state.keyring, batch=SEAL_BATCH)
 
     def flush(self) -> int:
-        with self._writing():
-            return self.sink.flush()
-
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        slot = getattr(self.state, "writer_slot", None)
-        if slot is None:
-            yield
-            return
-        with slot.held(timeout=WRITER_WAIT_SECONDS):
-            yield
+        return self.sink.flush()
 
     def purge(self) -> None:
         settings = self.settings
         limit = limiter.Limit(settings.auth_failure_limit, settings.auth_failure_window_seconds)
-        with self._writing(), transaction(self.state.session_factory) as session:
+        with transaction(self.state.session_factory) as session:
             idempotency.purge(session, timedelta(hours=settings.idempotency_ttl_hours))
             limiter.purge(session, limit)
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from app.catalogue.loader import load_catalogue
-from app.config import PROJECT_ROOT
+from app.config import resource_path
 from app.db import Base, JSONType
 from app.stats.codebook import codebook_from_catalogue
 from exporters.analysis import Column as LayoutColumn
@@ -40,7 +40,7 @@ TABLE_NAME = "case_analysis"
 @lru_cache(maxsize=1)
 def shared_layout() -> Layout:
     """The layout of the packaged shared catalogue."""
-    catalogue = load_catalogue(PROJECT_ROOT / "variables")
+    catalogue = load_catalogue(resource_path("variables"))
     return layout_from_codebook(codebook_from_catalogue(catalogue))
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from app.config import PROJECT_ROOT
+from app.config import resource_path
 from exporters.tabledefs import TableCatalogue, TableDefinitionError, catalogue_from_documents
 
-TABLES_DIR = PROJECT_ROOT / "variables" / "tables"
+TABLES_DIR = resource_path("variables") / "tables"
 
 
 def load_tables(directory: Path = TABLES_DIR) -> TableCatalogue:
