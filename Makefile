@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export ISU_DATABASE_URL ?= sqlite:///$(CURDIR)/var/isu.sqlite3
 
-.PHONY: run test install lint format clean bench browser
+.PHONY: run test install lint format clean bench bench-load browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.compilation --cases 3070,100000,1000000 --engines sqlite,postgresql \
 		--data-dir var/bench/data --write-docs
+
+## Load benchmark of the write path (bench/load.py, about 25 min); results in docs/benchmarks.md.
+bench-load: install
+	$(BIN)/python -m bench.load --engines sqlite,postgresql --clients 1,8,32 --workers 1,2 \
+		--readers 0 --seconds 15 --baseline c4bda36 --write-docs
+	$(BIN)/python -m bench.load --engines sqlite,postgresql --clients 8 --workers 1 --readers 8 \
+		--seconds 15 --baseline c4bda36 --append --first-start --import-cases 3070 --write-docs
 
 format: install
 	$(BIN)/ruff format .

@@ -493,6 +493,10 @@ def main() -> None:
         "imports": imports,
         "first_starts": first_starts,
     }
+    if options.append and RESULTS.exists():
+        earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
+        for key in ("runs", "imports", "first_starts"):
+            results[key] = earlier.get(key, []) + results[key]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
     if options.write_docs:
