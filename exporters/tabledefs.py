@@ -180,11 +180,9 @@ def _check_compute(
                 "(or a list of them)"
             )
     for spec in (compute.get("values"), *groups):
-        if isinstance(spec, Mapping) and "area_group" in spec:
-            if spec["area_group"] not in groupings:
-                raise TableDefinitionError(
-                    f"{where}.compute: unknown area_group {spec['area_group']!r}"
-                )
+        name = spec.get("area_group") if isinstance(spec, Mapping) else None
+        if name is not None and name not in groupings:
+            raise TableDefinitionError(f"{where}.compute: unknown area_group {name!r}")
     for name, text in (compute.get("dim_labels") or {}).items():
         label(text, f"{where}.compute.dim_labels.{name}")
     return compute

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Literal
 
 __all__ = [
+    "SIZE_CLASSES",
     "County",
     "District",
     "Municipality",
@@ -24,7 +25,6 @@ __all__ = [
     "adult_population",
     "counties",
     "districts",
-    "SIZE_CLASSES",
     "is_reporting_unit_code",
     "municipalities",
     "population_years",
