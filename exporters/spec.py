@@ -54,6 +54,14 @@ class ChartSpec:
     """Show the not-registered category or series ("Ej registrerat")."""
     measure: str | None = None
     """Mean tables: the measure drawn (a key of the ``measure`` dimension)."""
+    categories: tuple[str, ...] = ()
+    """Only these keys of the category dimension are drawn (e.g. HRV "Ja" of
+    a share by age band); empty: every category."""
+    labels: Mapping[str, Mapping[str, Label]] = field(default_factory=dict)
+    """Per dimension, key -> its name in the chart (the report's "HRV" /
+    "Ej HRV" for honour context Ja / Nej)."""
+    value_label: Label | None = None
+    """The value axis' label instead of "Andel (%)" / "Antal ärenden"."""
 
 
 @dataclass(frozen=True)

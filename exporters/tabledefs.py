@@ -12,16 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from exporters.codebook import Label
-from exporters.spec import ChartSpec, TableSpec
+from exporters.spec import ChartKind, ChartSort, ChartSpec, ChartValue, TableSpec
 
 KINDS = ("single", "multi", "mean")
 CHARTS = ("columns", "bars", "pie", "none")
 CHART_VALUES = ("percent", "count", "mean")
 CHART_SORTS = ("catalogue", "descending")
-CHART_KEYS = {"kind", "value", "axis", "sort", "stacked", "not_registered", "measure"}
+CHART_KEYS = {
+    "kind",
+    "value",
+    "axis",
+    "sort",
+    "stacked",
+    "not_registered",
+    "measure",
+    "categories",
+    "labels",
+    "value_label",
+}
 POPULATIONS = (
     "all",
     "closed",
@@ -222,11 +233,26 @@ def _chart(value: Any, where: str, kind: str, dims: list[str], category: str) ->
     measure = fields.get("measure")
     if measure is not None and (kind != "mean" or not isinstance(measure, str)):
         raise TableDefinitionError(f"{where}.measure: a measure key, for mean tables only")
+    categories = fields.get("categories", [])
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise TableDefinitionError(f"{where}.categories: a list of category keys (texts)")
+    labels_spec = fields.get("labels", {})
+    if not isinstance(labels_spec, Mapping) or not all(
+        dim in dims and isinstance(keys, Mapping) for dim, keys in labels_spec.items()
+    ):
+        raise TableDefinitionError(f"{where}.labels: dimension -> key -> text")
+    value_label = fields.get("value_label")
     return ChartSpec(
-        kind=chart_kind,
-        value=chart_value,
+        categories=tuple(categories),
+        labels={
+            dim: {str(k): label(v, f"{where}.labels.{dim}.{k}") for k, v in keys.items()}
+            for dim, keys in labels_spec.items()
+        },
+        value_label=None if value_label is None else label(value_label, f"{where}.value_label"),
+        kind=cast(ChartKind, chart_kind),
+        value=cast(ChartValue, chart_value),
         axis=axis,
-        sort=sort,
+        sort=cast(ChartSort, sort),
         stacked=flags["stacked"],
         not_registered=flags["not_registered"],
         measure=measure,

@@ -580,8 +580,8 @@ def _group(
 ) -> tuple[str, np.ndarray, pd.Index, dict[str, Label], Label]:
     cb = src.codebook
     if "area_group" in spec:
-        codes, keys, grouping = src.area_group(spec["area_group"])
-        return grouping.key, codes, pd.Index(keys), dict(grouping.groups), grouping.label
+        area_codes, area_keys, grouping = src.area_group(spec["area_group"])
+        return grouping.key, area_codes, pd.Index(area_keys), dict(grouping.groups), grouping.label
     if "band" in spec:
         band = spec["band"]
         keys = BAND_KEYS[band]
