@@ -54,6 +54,8 @@ class Series:
     """One per category; None = hidden (or undefined)."""
     big_n: set[str] = field(default_factory=set)
     """The N of the series' rows as text ("2 623", ".."): one value = one N."""
+    stack: str = ""
+    """Stacked charts: series of the same stack (area, year) share a column."""
 
 
 @dataclass
@@ -143,12 +145,15 @@ def chart_data(summary: Summary, table: Table) -> ChartData:
     categories: list[str] = []
     points: dict[str, dict[str, float | None]] = {}
     big_n: dict[str, set[str]] = {}
+    stacks: dict[str, str] = {}
     hidden_any = False
     for record in data.to_dict("records"):
         category = _name(summary, table, axis, record[axis])
         if category not in categories:
             categories.append(category)
-        name = " – ".join(_name(summary, table, c, record[c]) for c in series_columns)
+        parts = {c: _name(summary, table, c, record[c]) for c in series_columns}
+        name = " – ".join(parts.values())
+        stacks[name] = " – ".join(v for c, v in parts.items() if c != spec.category)
         hidden = _hidden(record, value)
         hidden_any |= hidden
         number = _number(record[value_column])
@@ -162,7 +167,7 @@ def chart_data(summary: Summary, table: Table) -> ChartData:
                 SUPPRESSED_MARK if n_hidden else swedish_number(record["N"])
             )
     series = [
-        Series(name or "", [values.get(c) for c in categories], big_n.get(name, set()))
+        Series(name, [values.get(c) for c in categories], big_n.get(name, set()), stacks[name])
         for name, values in points.items()
     ]
     if chart.sort == "descending" and series:
@@ -256,11 +261,7 @@ def chart_figure(summary: Summary, table: Table, *, standalone: bool = True) -> 
         if data.hidden:
             notes.append(f"{SUPPRESSED_MARK} = dolt värde (röjandeskydd)")
         notes.append(summary.source.sv)
-        foot = [
-            line
-            for note in notes
-            for line in textwrap.wrap(note, 150, break_on_hyphens=False)
-        ]
+        foot = [line for note in notes for line in textwrap.wrap(note, 150, break_on_hyphens=False)]
     names = [
         f"{s.name} (N={next(iter(s.big_n))})" if data.n_in_legend else s.name for s in data.series
     ]
@@ -270,10 +271,12 @@ def chart_figure(summary: Summary, table: Table, *, standalone: bool = True) -> 
     deepest = max((c.count("\n") + 1 for c in category_lines), default=1)
     if kind == "pie" or kind == "columns":
         plot = 3.4
-    elif len(data.series) > 1 and not chart.stacked:
-        plot = max(1.6, len(data.categories) * (0.13 * len(data.series) + 0.1))
     else:
-        plot = max(1.6, 0.3 * len(data.categories))
+        # Each category's row: room for its bars and for its (wrapped) label.
+        bars_per_row = len({s.stack for s in data.series}) if chart.stacked else len(data.series)
+        row = 0.3 if bars_per_row == 1 else 0.13 * bars_per_row + 0.1
+        # Rows are evenly spaced: each as high as the deepest label needs.
+        plot = max(1.6, len(category_lines) * max(row, 0.14 * deepest + 0.08))
     top = 0.15 + sum(LINE * (1.25 if w == "bold" else 1.0) for _t, _s, w in head)
     top += LINE * 1.1 * len(legend) + (0.1 if legend else 0)
     bottom = 0.2 + LINE * 0.85 * len(foot)
@@ -329,8 +332,10 @@ def _bars(
 ) -> list[Any]:
     """Grouped or stacked bars; ``room``: the inches along the category axis.
     Values are written on the bars where they fit (else the table has them)."""
-    count = max(1, len(data.series))
-    width = 0.8 if stacked else 0.8 / count
+    # Side by side: each series, or each stack (an area, a year) of a stacked chart.
+    slots = list(dict.fromkeys(s.stack if stacked else s.name for s in data.series))
+    slot = {key: i for i, key in enumerate(slots)}
+    width = 0.8 / max(1, len(slots))
     thickness = room * width / max(1, len(data.categories))
     if vertical:
         label_style = (
@@ -341,34 +346,32 @@ def _bars(
     else:
         label_style = {"fontsize": 7.5 if thickness >= 0.16 else 6.5} if thickness >= 0.09 else None
     positions = list(range(len(data.categories)))
-    shown_max = max(
-        (
-            sum(_drawn(v) for v in column) if stacked else max(map(_drawn, column), default=0.0)
-            for column in zip(*(s.values for s in data.series), strict=True)
-        ),
-        default=0.0,
-    )
-    scale = shown_max or 1.0
-    base = [0.0] * len(positions)
+    base = {key: [0.0] * len(positions) for key in slots}
+    for series in data.series:
+        key = series.stack if stacked else series.name
+        base[key] = [
+            b + _drawn(v) if stacked else max(b, _drawn(v))
+            for b, v in zip(base[key], series.values, strict=True)
+        ]
+    scale = max((max(v, default=0.0) for v in base.values()), default=0.0) or 1.0
+    base = {key: [0.0] * len(positions) for key in slots}
     handles = []
     for k, series in enumerate(data.series):
-        offsets = positions if stacked else [p - 0.4 + width * (k + 0.5) for p in positions]
+        key = series.stack if stacked else series.name
+        offsets = [p - 0.4 + width * (slot[key] + 0.5) for p in positions]
         shown = [_drawn(v) for v in series.values]
         colour = COLOURS[k % len(COLOURS)]
+        bottom = base[key] if stacked else None
         if vertical:
-            bars = ax.bar(
-                offsets, shown, width=width, bottom=base if stacked else None, color=colour
-            )
+            bars = ax.bar(offsets, shown, width=width, bottom=bottom, color=colour)
         else:
-            bars = ax.barh(
-                offsets, shown, height=width, left=base if stacked else None, color=colour
-            )
+            bars = ax.barh(offsets, shown, height=width, left=bottom, color=colour)
         handles.append(bars[0] if len(bars) else bars)
         for i, (bar, value) in enumerate(zip(bars, series.values, strict=True)):
             text = _label(value, data.value)
             if label_style is None or (stacked and value == 0) or not text:
                 continue  # no room, nothing stacked here (unlabelled as in the report), N = 0
-            start = base[i] if stacked else 0.0
+            start = base[key][i] if stacked else 0.0
             size = _drawn(value)
             inside = stacked and size >= 0.08 * scale
             centre = start + size / 2 if inside else start + size
@@ -396,7 +399,7 @@ def _bars(
                     **label_style,
                 )
         if stacked:
-            base = [b + s for b, s in zip(base, shown, strict=True)]
+            base[key] = [b + v for b, v in zip(base[key], shown, strict=True)]
     rotated = label_style is not None and "rotation" in label_style
     limit = scale * ((1.25 if rotated else 1.12) if vertical else 1.2)
     if vertical:
