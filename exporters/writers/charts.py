@@ -274,9 +274,9 @@ def chart_figure(summary: Summary, table: Table, *, standalone: bool = True) -> 
     else:
         # Each category's row: room for its bars and for its (wrapped) label.
         bars_per_row = len({s.stack for s in data.series}) if chart.stacked else len(data.series)
-        row = 0.3 if bars_per_row == 1 else 0.13 * bars_per_row + 0.1
+        row_height = 0.3 if bars_per_row == 1 else 0.13 * bars_per_row + 0.1
         # Rows are evenly spaced: each as high as the deepest label needs.
-        plot = max(1.6, len(category_lines) * max(row, 0.14 * deepest + 0.08))
+        plot = max(1.6, len(category_lines) * max(row_height, 0.14 * deepest + 0.08))
     top = 0.15 + sum(LINE * (1.25 if w == "bold" else 1.0) for _t, _s, w in head)
     top += LINE * 1.1 * len(legend) + (0.1 if legend else 0)
     bottom = 0.2 + LINE * 0.85 * len(foot)

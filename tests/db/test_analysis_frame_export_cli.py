@@ -124,5 +124,5 @@ def test_charts_go_to_a_folder_or_a_zip_when_the_name_says_so(
     plain = tmp_path / "diagram.txt"
     plain.write_text("x", encoding="utf-8")
     result = run(*args, "--format", "png", "--out", str(plain))
-    assert result.exit_code == 2
+    assert result.exit_code == 2  # type: ignore[attr-defined]
     assert plain.read_text(encoding="utf-8") == "x"
