@@ -23,13 +23,45 @@ TableKind = Literal["single", "multi", "mean"]
 """single: the categories of ``spec.category`` add up to N (a relation
 disclosure control protects); multi: several options per case, each n ≤ N;
 mean: ``n`` is a sum over the N cases and ``mean`` = n / N."""
-Chart = Literal["bar", "barh", "pie", "grouped", "none"]
+ChartKind = Literal["columns", "bars", "pie", "none"]
+ChartValue = Literal["percent", "count", "mean"]
+ChartSort = Literal["catalogue", "descending"]
 
 COUNT_COLUMNS = ("n", "N", "percent")
 FLAG_COLUMNS = ("suppressed", "N_suppressed")
 KEY_COLUMNS = ("n_key", "N_key")
 """Optional: a table may name its cells so that the same count in two rows is
 protected as one cell (the funnel's step bases)."""
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """How a table is drawn, where the report differs per diagram."""
+
+    kind: ChartKind = "bars"
+    """columns (vertical), bars (horizontal), pie (single-choice tables only;
+    drawn as bars when it cannot be a pie: several series, or a hidden value)."""
+    value: ChartValue = "percent"
+    """What the bars show: percent of N, the count n, or (mean tables) the mean."""
+    axis: str | None = None
+    """The dimension along the axis (default: the table's category); the other
+    dimensions, areas and years are the series."""
+    sort: ChartSort = "catalogue"
+    """descending: the categories by size (the first series' value), largest first."""
+    stacked: bool = False
+    """The series stacked in one column (Diagram 1: registered + not registered)."""
+    not_registered: bool = False
+    """Show the not-registered category or series ("Ej registrerat")."""
+    measure: str | None = None
+    """Mean tables: the measure drawn (a key of the ``measure`` dimension)."""
+    categories: tuple[str, ...] = ()
+    """Only these keys of the category dimension are drawn (e.g. HRV "Ja" of
+    a share by age band); empty: every category."""
+    labels: Mapping[str, Mapping[str, Label]] = field(default_factory=dict)
+    """Per dimension, key -> its name in the chart (the report's "HRV" /
+    "Ej HRV" for honour context Ja / Nej)."""
+    value_label: Label | None = None
+    """The value axis' label instead of "Andel (%)" / "Antal ärenden"."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +77,7 @@ class TableSpec:
     category: str
     """The dimension whose values are the categories (the rest group the rows)."""
     notes: tuple[Label, ...] = ()
-    chart: Chart = "bar"
+    chart: ChartSpec = field(default_factory=ChartSpec)
     section: Label = RESULTS
 
 

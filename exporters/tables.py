@@ -44,7 +44,14 @@ from exporters.definitions import (
 )
 from exporters.rounding import round_half_up
 from exporters.spec import Table
-from exporters.tabledefs import TableCatalogue, TableDef, TableDefinitionError, label
+from exporters.tabledefs import (
+    AreaGrouping,
+    TableCatalogue,
+    TableDef,
+    TableDefinitionError,
+    group_specs,
+    label,
+)
 
 # --- Primitives ---------------------------------------------------------------
 
@@ -421,6 +428,19 @@ class Source:
         lut = np.array([position.get(k, -1) for k in own] + [-1], dtype=np.int64)
         return lut[np.where(codes >= 0, codes, len(own))]
 
+    def area_group(self, name: str) -> tuple[np.ndarray, list[str], AreaGrouping]:
+        """Each case's group in the municipality classification ``name``
+        (codes into its group keys, -1 = a municipality outside it)."""
+        grouping = catalogue_of(self.codebook).groupings[name]
+        keys = [key for key, _label in grouping.groups]
+        position = {k: i for i, k in enumerate(keys)}
+        codes, municipalities = self.codes("municipality_code")
+        lut = np.array(
+            [position.get(grouping.of.get(m, ""), -1) for m in municipalities] + [-1],
+            dtype=np.int64,
+        )
+        return lut[np.where(codes >= 0, codes, len(municipalities))], keys, grouping
+
     def flag(self, column: str) -> np.ndarray:
         found = self._flags.get(column)
         if found is None:
@@ -532,6 +552,13 @@ def _values(src: Source, spec: Mapping[str, Any]) -> _Values:
             hit |= src.flag(f"{rule['variable']}__{code}")
         codes, keys = _yes_no(hit)
         return _Values(codes, keys, spec["dim"], dict(YES_NO), label(spec["label"], "label"), False)
+    if "area_group" in spec:
+        codes, keys, grouping = src.area_group(spec["area_group"])
+        nr = bool(not_registered)
+        labels = dict(grouping.groups)
+        if nr:
+            labels[NOT_REGISTERED] = NOT_REGISTERED_LABEL
+        return _Values(codes, keys, grouping.key, labels, grouping.label, nr)
     column = spec["column"]
     dim = spec.get("dim", column)
     if "keys" in spec:
@@ -552,6 +579,9 @@ def _group(
     src: Source, spec: Mapping[str, Any]
 ) -> tuple[str, np.ndarray, pd.Index, dict[str, Label], Label]:
     cb = src.codebook
+    if "area_group" in spec:
+        area_codes, area_keys, grouping = src.area_group(spec["area_group"])
+        return grouping.key, area_codes, pd.Index(area_keys), dict(grouping.groups), grouping.label
     if "band" in spec:
         band = spec["band"]
         keys = BAND_KEYS[band]
@@ -574,6 +604,22 @@ def _group(
     return variable, src.restricted(variable, keys), pd.Index(keys), labels, cb[variable].label
 
 
+def _extended(
+    src: Source,
+    groups: _Groups,
+    compute: Mapping[str, Any],
+    labels: dict[str, Mapping[str, Label]],
+    dim_labels: dict[str, Label],
+) -> _Groups:
+    """The breakdown extended by the table's own ``group`` (one or a list)."""
+    for spec in group_specs(compute):
+        name, codes, level, group_labels, group_dim_label = _group(src, spec)
+        groups = groups.extend(name, codes, level)
+        labels[name] = group_labels
+        dim_labels[name] = group_dim_label
+    return groups
+
+
 def _counts(src: Source, d: TableDef) -> Table:
     c = d.compute
     cb = src.codebook
@@ -587,12 +633,7 @@ def _counts(src: Source, d: TableDef) -> Table:
             member = member & np.asarray(
                 src.df[rule[0]].astype("object").isin(list(rule[1])), dtype=bool
             )
-    groups = src.groups(member)
-    if "group" in c:
-        name, codes, level, group_labels, group_dim_label = _group(src, c["group"])
-        groups = groups.extend(name, codes, level)
-        labels[name] = group_labels
-        dim_labels[name] = group_dim_label
+    groups = _extended(src, src.groups(member), c, labels, dim_labels)
     if "values" in c:
         v = _values(src, c["values"])
         data = _single(groups, member, v.codes, v.keys, v.dim, v.not_registered)
@@ -662,6 +703,25 @@ def _interventions_per_case(src: Source, d: TableDef) -> Table:
     return Table(d.spec, data, {"group": labels, "measure": measure_labels}, _dim_labels(d), src.by)
 
 
+def _means(src: Source, d: TableDef) -> Table:
+    """Means of integer columns over a population (cases where every measure
+    is registered), optionally per ``group`` like ``counts``."""
+    c = d.compute
+    measures = {
+        key: np.asarray(pd.to_numeric(src.df[m["column"]]).astype("Float64"), dtype=float)
+        for key, m in c["measures"].items()
+    }
+    member = src.population(c.get("population", "all")).copy()
+    for values in measures.values():
+        member &= ~np.isnan(values)
+    labels: dict[str, Mapping[str, Label]] = {}
+    dim_labels = _dim_labels(d)
+    groups = _extended(src, src.groups(member), c, labels, dim_labels)
+    data = _mean(groups, member, {k: np.nan_to_num(v) for k, v in measures.items()}, "measure")
+    labels["measure"] = {k: label(m["label"], f"measures.{k}") for k, m in c["measures"].items()}
+    return Table(d.spec, data, labels, dim_labels, src.by)
+
+
 def _top_group_profile(src: Source, d: TableDef) -> Table:
     c = d.compute
     members = {"top": src.flag("is_top_group"), "all": src.population("all")}
@@ -712,6 +772,7 @@ def _duration_by_closing_reason(src: Source, d: TableDef) -> Table:
 
 RULES = {
     "counts": _counts,
+    "means": _means,
     "funnel": _funnel,
     "interventions_per_case": _interventions_per_case,
     "top_group_profile": _top_group_profile,

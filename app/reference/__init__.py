@@ -1,4 +1,5 @@
-"""Packaged reference data: counties, municipalities, districts, adult population.
+"""Packaged reference data: counties, municipalities, districts, adult and
+total population, and the municipalities' size classes.
 
 The CSV files live in ``app/reference/data`` (see ``SOURCES.md`` there) and are
 read through :mod:`importlib.resources`, so this works from an installed wheel.
@@ -16,6 +17,7 @@ from importlib import resources
 from typing import Literal
 
 __all__ = [
+    "SIZE_CLASSES",
     "County",
     "District",
     "Municipality",
@@ -26,6 +28,8 @@ __all__ = [
     "is_reporting_unit_code",
     "municipalities",
     "population_years",
+    "size_class",
+    "total_population",
 ]
 
 Sex = Literal["T", "K", "M"]
@@ -127,3 +131,40 @@ def population_years() -> list[int]:
 def is_reporting_unit_code(code: str) -> bool:
     """True for a known municipality code or district code."""
     return code in municipalities() or code in districts()
+
+
+@cache
+def _total_population() -> dict[str, int]:
+    return {row["kommunkod"]: int(row["folkmangd"]) for row in _rows("population_total.csv")}
+
+
+TOTAL_POPULATION_DATE = "2024-12-31"
+"""The reference date of ``population_total.csv`` (all ages, SCB via Kolada N01951)."""
+
+
+def total_population(municipality_code: str) -> int | None:
+    """Residents of all ages on :data:`TOTAL_POPULATION_DATE`; ``None`` when unknown."""
+    return _total_population().get(municipality_code)
+
+
+SIZE_CLASSES: tuple[tuple[str, int, int | None, str, str], ...] = (
+    ("200000-", 200_000, None, "200 000 invånare eller fler", "200,000 residents or more"),
+    ("100000-199999", 100_000, 199_999, "100 000–199 999 invånare", "100,000–199,999 residents"),
+    ("40000-99999", 40_000, 99_999, "40 000–99 999 invånare", "40,000–99,999 residents"),
+    ("15000-39999", 15_000, 39_999, "15 000–39 999 invånare", "15,000–39,999 residents"),
+    ("-14999", 0, 14_999, "Färre än 15 000 invånare", "Fewer than 15,000 residents"),
+)
+"""Municipality size by total population (key, lowest, highest, sv, en),
+largest first. The report groups municipalities by size ("kommuner som har från
+40 000 upp till 99 999 invånare", "de minsta kommunerna")."""
+
+
+def size_class(municipality_code: str) -> str | None:
+    """The key of the municipality's size class; ``None`` for an unknown code."""
+    population = total_population(municipality_code)
+    if population is None:
+        return None
+    for key, low, high, _sv, _en in SIZE_CLASSES:
+        if population >= low and (high is None or population <= high):
+            return key
+    return None

@@ -23,7 +23,7 @@ from app.db import make_engine, make_session_factory, transaction
 from app.errors import AppError
 from app.stats import service
 from exporters.summary import Summary
-from exporters.writers.charts import ChartFormat, render_chart
+from exporters.writers.charts import ChartFormat, chart_file_name, has_chart, render_chart
 from exporters.writers.csv_writer import ZIP_TIME, write_csv_zip
 from exporters.writers.html import write_html
 from exporters.writers.json_writer import write_json
@@ -38,7 +38,8 @@ def _exports() -> None:
 
 
 err_console = Console(stderr=True)
-FormatName = Literal["json", "csv", "xlsx", "html", "png"]
+FormatName = Literal["json", "csv", "xlsx", "html", "png", "svg"]
+FORMATS = ("json", "csv", "xlsx", "html", "png", "svg")
 CLI_ACTOR = Actor(None, "cli", None)
 
 
@@ -49,18 +50,44 @@ def _date(text: str, option: str) -> date:
         raise typer.BadParameter("ange ÅÅÅÅ-MM-DD (give YYYY-MM-DD)", param_hint=option) from None
 
 
-def _charts_zip(summary: Summary, progress: Progress) -> bytes:
-    task = progress.add_task("Diagram", total=len(summary.tables))
+def _charts(summary: Summary, fmt: ChartFormat, progress: Progress) -> dict[str, bytes]:
+    """File name -> image, one per table that has a chart."""
+    drawn = [t for t in summary.tables if has_chart(t)]
+    task = progress.add_task("Diagram", total=len(drawn))
+    files = {}
+    for table in drawn:
+        files[chart_file_name(table, fmt)] = render_chart(summary, table, fmt)
+        progress.advance(task)
+    return files
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for table in summary.tables:
-            formats: tuple[ChartFormat, ...] = ("png", "svg")
-            for fmt in formats:
-                info = zipfile.ZipInfo(f"{table.id}.{fmt}", date_time=ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, render_chart(summary, table, fmt))
-            progress.advance(task)
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
     return buffer.getvalue()
+
+
+def _render(summary: Summary, fmt: str, progress: Progress) -> bytes:
+    if fmt == "html":
+        task = progress.add_task("Rapport", total=len(summary.tables))
+        return write_html(summary, on_table=lambda: progress.advance(task))
+    writer = {"json": write_json, "csv": write_csv_zip, "xlsx": write_xlsx}[fmt]
+    return writer(summary)
+
+
+def _write_charts(out: Path, files: dict[str, bytes]) -> None:
+    """A ``.zip`` when the name says so, otherwise a folder of images."""
+    if out.suffix.lower() == ".zip":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(_zip(files))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / name).write_bytes(data)
 
 
 @export_app.command("summary")
@@ -71,18 +98,33 @@ def export_summary(
     municipality: Annotated[str | None, typer.Option(help="Kommunkod")] = None,
     county: Annotated[str | None, typer.Option(help="Länskod")] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="json|csv|xlsx|html|png (csv och png: zip)")
+        str,
+        typer.Option(
+            "--format",
+            help="json|csv|xlsx|html|png|svg (csv: zip; png, svg: en mapp, eller zip om --out "
+            "slutar på .zip)",
+        ),
     ] = "json",
     by_year: Annotated[bool, typer.Option("--by-year", help="Per år")] = False,
     compare: Annotated[bool, typer.Option("--compare", help="Med län och riket")] = False,
     publish: Annotated[
         bool, typer.Option("--publish", help="Röjandeskydda även en kommuns egna tabeller")
     ] = False,
+    tables: Annotated[
+        str | None,
+        typer.Option("--tables", help="Bara dessa tabeller, t.ex. funnel,interventions (ids)"),
+    ] = None,
 ) -> None:
     """Nationell sammanställning (Kapitel 2) till fil. En kommun utan --publish ger
     kommunens egna tabeller utan röjandeskydd; län, riket och --publish skyddas."""
-    if fmt not in ("json", "csv", "xlsx", "html", "png"):
-        raise typer.BadParameter("json|csv|xlsx|html|png", param_hint="--format")
+    if fmt not in FORMATS:
+        raise typer.BadParameter("|".join(FORMATS), param_hint="--format")
+    if fmt in ("png", "svg") and out.exists() and not out.is_dir() and out.suffix != ".zip":
+        raise typer.BadParameter(
+            f"{out} är en fil: ange en mapp eller ett namn som slutar på .zip "
+            "(a file: give a folder or a name ending in .zip)",
+            param_hint="--out",
+        )
     if municipality is not None and county is not None:
         raise typer.BadParameter("ange kommun eller län, inte båda", param_hint="--county")
     query = service.SummaryQuery(
@@ -92,6 +134,7 @@ def export_summary(
         county,
         compare=compare,
         by_year=by_year,
+        tables=None if tables is None else tuple(t.strip() for t in tables.split(",") if t.strip()),
     )
     settings = get_settings()
     catalogue = load_catalogue(settings.catalogue_dir)
@@ -118,18 +161,12 @@ def export_summary(
                 progress.advance(step)
                 service.audit_export(session, CLI_ACTOR, plan, [t.id for t in summary.tables])
             progress.advance(step)
-            if fmt == "png":
-                body = _charts_zip(summary, progress)
+            if fmt in ("png", "svg"):
+                _write_charts(out, _charts(summary, "png" if fmt == "png" else "svg", progress))
             else:
-                writer = {
-                    "json": write_json,
-                    "csv": write_csv_zip,
-                    "xlsx": write_xlsx,
-                    "html": write_html,
-                }[fmt]
-                body = writer(summary)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(body)
+                body = _render(summary, fmt, progress)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(body)
             progress.advance(step)
     finally:
         engine.dispose()

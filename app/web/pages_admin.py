@@ -35,9 +35,9 @@ EXPORT_MEDIA = {
     "html": "text/html; charset=utf-8",
 }
 EXPORT_FORMATS = {
-    "xlsx": "Excel (ett blad per tabell)",
-    "csv": "CSV (zip, en fil per tabell)",
-    "html": "Utskriftsvänlig rapport (HTML)",
+    "xlsx": "Excel (ett blad per diagram)",
+    "csv": "CSV (zip, också för svenskt Excel)",
+    "html": "Rapport med diagram (HTML)",
 }
 
 

@@ -20,15 +20,13 @@ BY_LABELS = {
 }
 
 
-def cell(value: Any, hidden: bool, *, decimals: int | None = None) -> str:
-    """A value as text: ``..`` when hidden, ``–`` when not applicable."""
-    if hidden:
-        return SUPPRESSED_MARK
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return NOT_APPLICABLE
-    if decimals is not None:
-        return f"{float(value):.{decimals}f}".replace(".", ",")
-    return f"{int(value):,}".replace(",", "\u00a0")
+def swedish_number(value: Any, decimals: int | None = 0) -> str:
+    """``3 070``, ``94,1``: a no-break space between thousands, a decimal
+    comma. ``decimals=None``: none for a whole number, else one."""
+    number = float(value)
+    if decimals is None:
+        decimals = 0 if number.is_integer() else 1
+    return f"{number:,.{decimals}f}".replace(",", "\u00a0").replace(".", ",")
 
 
 def dim_value_label(
@@ -50,10 +48,16 @@ def column_label(table: Table, column: str, lang: str = "sv") -> str:
     return str(getattr(table.dim_labels.get(column, Label(column, column)), lang))
 
 
-def display_rows(
+Value = int | float | str
+"""A cell for a person: a label, a number, ``..`` (hidden) or ``–`` (undefined)."""
+
+
+def display_values(
     summary: Summary, table: Table, lang: str = "sv"
-) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of text for a person: labels, ``..`` for hidden cells."""
+) -> tuple[list[str], list[list[Value]], int]:
+    """Header and rows for a person: labels, then n and N as ints and the
+    percent (or mean) as a float; ``..`` for a hidden cell, ``–`` where a
+    share is undefined (N = 0). Also the number of leading label columns."""
     data = table.data
     dims = [c for c in (*table.by, *table.spec.dims) if c != "area_level"]
     is_mean = table.spec.kind == "mean"
@@ -61,18 +65,53 @@ def display_rows(
     if lang == "en":
         value_header = ("Total (sum)", "Mean") if is_mean else ("Count (n)", "Share (%)")
     header = [column_label(table, c, lang) for c in dims] + [value_header[0], "N", value_header[1]]
-    rows = []
+    rows: list[list[Value]] = []
     has_flags = "suppressed" in data.columns
     value_col = "mean" if is_mean else "percent"
     for record in data.to_dict("records"):
         hidden_n = bool(record.get("suppressed", False)) if has_flags else False
         hidden_big = bool(record.get("N_suppressed", False)) if has_flags else False
-        row = [dim_value_label(summary, table, c, record[c], lang) for c in dims]
-        row.append(cell(record["n"], hidden_n))
-        row.append(cell(record["N"], hidden_big))
-        row.append(cell(record[value_col], hidden_n or hidden_big, decimals=2 if is_mean else 1))
+        row: list[Value] = [dim_value_label(summary, table, c, record[c], lang) for c in dims]
+        row.append(_value(record["n"], hidden_n, int))
+        row.append(_value(record["N"], hidden_big, int))
+        row.append(_value(record[value_col], hidden_n or hidden_big, float))
         rows.append(row)
-    return header, rows
+    return header, rows, len(dims)
+
+
+def _value(value: Any, hidden: bool, kind: type[int] | type[float]) -> Value:
+    if hidden:
+        return SUPPRESSED_MARK
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return NOT_APPLICABLE
+    return kind(value)
+
+
+def display_rows(
+    summary: Summary, table: Table, lang: str = "sv"
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of text for a person: labels, Swedish numbers
+    (``1 146``, ``94,1``), ``..`` for hidden cells."""
+    header, rows, labels = display_values(summary, table, lang)
+    decimals = 2 if table.spec.kind == "mean" else 1
+    text_rows = []
+    for row in rows:
+        text = [str(v) for v in row[:labels]]
+        for i, value in enumerate(row[labels:]):
+            if isinstance(value, str):
+                text.append(value)
+            else:
+                text.append(swedish_number(value, 0 if i < 2 else decimals))
+        text_rows.append(text)
+    return header, text_rows
+
+
+def file_stem(table: Table) -> str:
+    """``diagram-09-interventions``: the report's diagram number first, so that
+    files sort in the report's order; a table the report gives only in its
+    text is its id."""
+    number = (table.spec.diagram or "").removeprefix("Diagram ").strip()
+    return f"diagram-{int(number):02d}-{table.id}" if number.isdigit() else table.id
 
 
 def period_text(summary: Summary, lang: str = "sv") -> str:

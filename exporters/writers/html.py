@@ -1,14 +1,19 @@
 """A self-contained HTML report in Swedish (jinja2): charts inline as SVG,
 tables with N, method and suppression notes, period and catalogue version;
-prints cleanly to PDF (print CSS, one table per page break where needed)."""
+prints cleanly to PDF (print CSS, one table per page break where needed).
+
+Each table's heading carries its title and N once; the page's header carries
+the area and period, so the embedded charts leave them out."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import jinja2
 from markupsafe import Markup
 
 from exporters.summary import Summary
-from exporters.writers.charts import render_chart
+from exporters.writers.charts import chart_data, has_chart, render_chart, title_text
 from exporters.writers.common import display_rows, method_notes, period_text, suppression_note
 
 TEMPLATE = """<!DOCTYPE html>
@@ -50,7 +55,7 @@ TEMPLATE = """<!DOCTYPE html>
 <h2>{{ section.title }}</h2>
 {% for item in section.tables %}
 <section class="table" id="{{ item.id }}">
-  <h3>{% if item.diagram %}{{ item.diagram }}: {% endif %}{{ item.title }}</h3>
+  <h3>{{ item.title }}</h3>
   <p class="note">N: {{ item.denominator }}</p>
   {% if item.chart %}<figure>{{ item.chart }}</figure>{% endif %}
   <table>
@@ -68,18 +73,20 @@ TEMPLATE = """<!DOCTYPE html>
 _env = jinja2.Environment(loader=jinja2.DictLoader({"report.html": TEMPLATE}), autoescape=True)
 
 
-def write_html(summary: Summary, *, charts: bool = True) -> bytes:
+def write_html(
+    summary: Summary, *, charts: bool = True, on_table: Callable[[], None] | None = None
+) -> bytes:
+    """The report; ``on_table`` is called after each table (progress)."""
     sections: list[dict[str, object]] = []
     for table in summary.tables:
         header, rows = display_rows(summary, table)
         svg = ""
-        if charts:
-            raw = render_chart(summary, table, "svg").decode("utf-8")
+        if charts and has_chart(table):
+            raw = render_chart(summary, table, "svg", standalone=False).decode("utf-8")
             svg = raw[raw.find("<svg") :]
         item = {
             "id": table.id,
-            "title": table.spec.title.sv,
-            "diagram": table.spec.diagram,
+            "title": title_text(table, chart_data(summary, table)),
             "denominator": table.spec.denominator.sv,
             "header": header,
             "rows": rows,
@@ -91,6 +98,8 @@ def write_html(summary: Summary, *, charts: bool = True) -> bytes:
         if not sections or sections[-1]["title"] != title:
             sections.append({"title": title, "tables": []})
         sections[-1]["tables"].append(item)  # type: ignore[attr-defined]
+        if on_table is not None:
+            on_table()
     html = _env.get_template("report.html").render(
         title=f"Socialtjänstens stöd till våldsutsatta vuxna – {summary.scope.sv}",
         scope=summary.scope.sv,

@@ -99,3 +99,30 @@ def test_export_municipality_json_county_csv_and_partial_year(
     assert result.exit_code == 2
     assert not out.exists()
     assert exports(database) == 2
+
+
+def test_charts_go_to_a_folder_or_a_zip_when_the_name_says_so(
+    database: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "diagram"
+    args = ("--municipality", "0180", "--tables", "funnel,sex")
+    result = run(*args, "--format", "png", "--out", f"{folder}/")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert folder.is_dir()
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["diagram-01-funnel.png", "diagram-02-sex.png"]
+    assert (folder / "diagram-02-sex.png").read_bytes().startswith(b"\x89PNG")
+
+    archive = tmp_path / "diagram.zip"
+    result = run(*args, "--format", "svg", "--out", str(archive))
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    with zipfile.ZipFile(archive) as zipped:
+        assert sorted(zipped.namelist()) == ["diagram-01-funnel.svg", "diagram-02-sex.svg"]
+        assert b"Stockholms kommun" in zipped.read("diagram-02-sex.svg")
+
+    # An existing file that is not a zip is not silently replaced by a folder.
+    plain = tmp_path / "diagram.txt"
+    plain.write_text("x", encoding="utf-8")
+    result = run(*args, "--format", "png", "--out", str(plain))
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert plain.read_text(encoding="utf-8") == "x"

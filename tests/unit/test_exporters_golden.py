@@ -6,7 +6,9 @@ the way the application reads it: each case's analysis row
 ``exporters.frame.frame_from_table``; the tables come from their definitions
 in ``variables/tables/``.
 
-The cases (all in Stockholm, 0180; closed_on − actualised_on + 1 = duration):
+The cases (in Stockholm, 0180, over 200 000 residents, except C in Upplands
+Väsby, 0114, 40 000–99 999, and F in Arjeplog, 2506, under 15 000;
+closed_on − actualised_on + 1 = duration):
 
 A  woman 22, origin 1, HRV yes, contact [1], disability [4], very severe,
    perpetrator [3, 4], collaboration [5, 7], implementation 1, closed after
@@ -104,6 +106,7 @@ CASES = [
     ),
     case(
         "C",
+        municipality_code="0114",
         actualised_on="2023-03-01",
         closed_on="2023-03-01",
         sex=2,
@@ -140,6 +143,8 @@ CASES = [
     ),
     case(
         "F",
+        municipality_code="2506",
+        county_code="25",
         actualised_on="2023-06-01",
         closed_on="2024-01-15",
         age=80,
@@ -248,15 +253,17 @@ def rows(table: Table) -> dict[tuple[str, ...], Row]:
 
 
 def grid(
-    groups: dict[str, int] | int, categories: list[str], listed: dict[Any, Row]
+    groups: dict[Any, int] | int, categories: list[str], listed: dict[Any, Row]
 ) -> dict[tuple[str, ...], Row]:
-    """Every category of every group: the listed rows as written, the rest
-    n = 0 with the group's N (percent 0.0, or None when N is 0)."""
-    by_group = {"": groups} if isinstance(groups, int) else groups
+    """Every category of every group (a key, or a tuple of keys): the listed
+    rows as written, the rest n = 0 with the group's N (percent 0.0, or None
+    when N is 0)."""
+    by_group: dict[Any, int] = {"": groups} if isinstance(groups, int) else groups
     out: dict[tuple[str, ...], Row] = {}
     for group, big_n in by_group.items():
         for cat in categories:
-            key = (group, cat) if group else (cat,)
+            prefix = group if isinstance(group, tuple) else ((group,) if group else ())
+            key = (*prefix, cat)
             out[key] = (0, big_n, 0.0 if big_n else None)
     for key, row in listed.items():
         full = key if isinstance(key, tuple) else (key,)
@@ -278,6 +285,9 @@ def codes(last: int) -> list[str]:
 
 
 AGES = ["18–24", "25–34", "35–44", "45–54", "55–64", "65–74", "75–"]
+SIZES = ["200000-", "100000-199999", "40000-99999", "15000-39999", "-14999"]
+"""Municipality size classes, largest first: 0180 is in the first, 0114 in
+the third, 2506 in the last."""
 
 
 def test_excluded_cases_are_counted_and_left_out(analysis: AnalysisFrame) -> None:
@@ -670,6 +680,119 @@ EXPECTED: dict[str, Any] = {
         ("same",): (1, 3, 33.3),
         ("higher",): (1, 3, 33.3),
     },
+    # --- the analyses of Kapitel 2 given only in the text ------------------------
+    # All cases by municipality size: A, B, D, E in 0180; C in 0114; F in 2506.
+    "cases_by_municipality_size": grid(
+        6,
+        SIZES,
+        {"200000-": (4, 6, 66.7), "40000-99999": (1, 6, 16.7), "-14999": (1, 6, 16.7)},
+    ),
+    # 0180: A 3, B 2, D 3, E not registered; 0114: C 1; 2506: F 2.
+    "violence_severity_by_municipality_size": grid(
+        {"200000-": 3, "100000-199999": 0, "40000-99999": 1, "15000-39999": 0, "-14999": 1},
+        [*codes(3), NR],
+        {
+            ("200000-", "2"): (1, 3, 33.3),
+            ("200000-", "3"): (2, 3, 66.7),
+            ("200000-", NR): (1, 4, 25.0),
+            ("40000-99999", "1"): (1, 1, 100.0),
+            ("-14999", "2"): (1, 1, 100.0),
+        },
+    ),
+    # Cases with at least one partner: A 2, D 5, E 1 -> 8 / 3 = 2.67 (the report's 1,4).
+    "collaboration_partners_mean": {("partners",): (8, 3, 2.67)},
+    # Women A 1, B 2, D 3, E 1; man C 2; F has no sex.
+    "hrv_by_sex": grid(
+        {"1": 4, "2": 1},
+        [*codes(3), NR],
+        {
+            ("1", "1"): (2, 4, 50.0),
+            ("1", "2"): (1, 4, 25.0),
+            ("1", "3"): (1, 4, 25.0),
+            ("2", "2"): (1, 1, 100.0),
+        },
+    ),
+    "honour_context_by_municipality_size": grid(
+        {"200000-": 4, "100000-199999": 0, "40000-99999": 1, "15000-39999": 0, "-14999": 0},
+        [*codes(3), NR],
+        {
+            ("200000-", "1"): (2, 4, 50.0),
+            ("200000-", "2"): (1, 4, 25.0),
+            ("200000-", "3"): (1, 4, 25.0),
+            ("40000-99999", "2"): (1, 1, 100.0),
+            ("-14999", NR): (1, 1, 100.0),
+        },
+    ),
+    # Women with HRV: A 22, E age not registered; women without: B 30;
+    # men with HRV: none; men without: C 67.
+    "hrv_age_band_by_sex": grid(
+        {("1", "1"): 1, ("1", "2"): 1, ("2", "1"): 0, ("2", "2"): 1},
+        [*AGES, NR],
+        {
+            ("1", "1", "18–24"): (1, 1, 100.0),
+            ("1", "1", NR): (1, 2, 50.0),
+            ("1", "2", "25–34"): (1, 1, 100.0),
+            ("2", "2", "65–74"): (1, 1, 100.0),
+        },
+    ),
+    # By sex and age band (E has no age): A 18–24 HRV 1, B 25–34 HRV 2,
+    # D 45–54 HRV 3, C man 65–74 HRV 2.
+    "hrv_by_sex_and_age_band": grid(
+        {
+            **{("1", age): 0 for age in AGES},
+            **{("2", age): 0 for age in AGES},
+            ("1", "18–24"): 1,
+            ("1", "25–34"): 1,
+            ("1", "45–54"): 1,
+            ("2", "65–74"): 1,
+        },
+        [*codes(3), NR],
+        {
+            ("1", "18–24", "1"): (1, 1, 100.0),
+            ("1", "25–34", "2"): (1, 1, 100.0),
+            ("1", "45–54", "3"): (1, 1, 100.0),
+            ("2", "65–74", "2"): (1, 1, 100.0),
+        },
+    ),
+    # Closed: A (HRV 1, goal 1), B (HRV 2, goal 2), C (HRV 2, no goal), F (no HRV).
+    "goal_followup_by_honour": grid(
+        {"1": 1, "2": 1},
+        [*codes(5), NR],
+        {("1", "1"): (1, 1, 100.0), ("2", "2"): (1, 1, 100.0), ("2", NR): (1, 2, 50.0)},
+    ),
+    # Surveys: A (HRV 1: 202=1, 203=4, 212=5), B (HRV 2: 202=3, 212=3), F (no HRV).
+    "survey_violence_change_by_honour": grid(
+        {"1": 1, "2": 1}, [*codes(6), NR], {("1", "1"): (1, 1, 100.0), ("2", "3"): (1, 1, 100.0)}
+    ),
+    # 203 is asked only after 202 = 1 or 2: A (HRV 1) and F (no HRV).
+    "survey_support_importance_by_honour": grid(
+        {"1": 1, "2": 0}, [*codes(6), NR], {("1", "4"): (1, 1, 100.0), ("2", NR): (0, 0, None)}
+    ),
+    "survey_influence_by_honour": grid(
+        {"1": 1, "2": 1}, [*codes(6), NR], {("1", "5"): (1, 1, 100.0), ("2", "3"): (1, 1, 100.0)}
+    ),
+    # Risk assessed: women A (FREDA), B (6), D (FREDA, SARA), E (Patriark); no man.
+    "risk_instruments_by_sex": grid(
+        {"1": 4, "2": 0},
+        codes(6),
+        {
+            ("1", "1"): (2, 4, 50.0),
+            ("1", "2"): (1, 4, 25.0),
+            ("1", "3"): (1, 4, 25.0),
+            ("1", "6"): (1, 4, 25.0),
+        },
+    ),
+    # Closed: women A (implementation 1, goal 1), B (2, 2); man C (neither).
+    "implementation_by_sex": grid(
+        {"1": 2, "2": 0},
+        [*codes(4), NR],
+        {("1", "1"): (1, 2, 50.0), ("1", "2"): (1, 2, 50.0), ("2", NR): (1, 1, 100.0)},
+    ),
+    "goal_followup_by_sex": grid(
+        {"1": 2, "2": 0},
+        [*codes(5), NR],
+        {("1", "1"): (1, 2, 50.0), ("1", "2"): (1, 2, 50.0), ("2", NR): (1, 1, 100.0)},
+    ),
 }
 
 

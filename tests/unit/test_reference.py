@@ -100,3 +100,24 @@ def test_is_reporting_unit_code() -> None:
 def test_loaders_are_cached() -> None:
     assert reference.municipalities() is reference.municipalities()
     assert reference.districts() is reference.districts()
+
+
+def test_total_population_and_size_classes() -> None:
+    assert reference.total_population("0114") == 50_323  # Upplands Väsby, 31 Dec 2024
+    assert reference.total_population("9999") is None
+    codes = reference.municipalities()
+    assert sum(reference.total_population(code) or 0 for code in codes) == 10_587_710
+    assert reference.size_class("0180") == "200000-"
+    assert reference.size_class("0114") == "40000-99999"
+    assert reference.size_class("2506") == "-14999"  # Arjeplog, 2 599
+    assert reference.size_class("9999") is None
+    counts = dict.fromkeys((key for key, *_rest in reference.SIZE_CLASSES), 0)
+    for code in codes:
+        counts[reference.size_class(code) or "none"] += 1
+    assert counts == {
+        "200000-": 4,
+        "100000-199999": 16,
+        "40000-99999": 48,
+        "15000-39999": 90,
+        "-14999": 132,
+    }

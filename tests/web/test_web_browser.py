@@ -9,7 +9,7 @@ a risk assessment), under (an intervention, the same one again confirmed
 after a warning, collaboration), close the case, open a one-time survey link
 (copied with its button) that the client answers in Arabic (right to left),
 see the link refused the second time, sign out; the coordinator downloads
-the summary report.
+the summary report (the page shows it being prepared, then ready).
 
 ``ISU_SCREENSHOTS=docs/screenshots`` also saves screenshots of the main pages.
 """
@@ -306,8 +306,14 @@ def test_caseworker_day_and_coordinator_export(
         if files and not list(downloads.glob("*.crdownload")):
             break
         time.sleep(0.1)
-    assert [p.name for p in files] == [f"isu-sammanstallning-2025-01-01-{today().isoformat()}.xlsx"]
+    name = f"isu-sammanstallning-2025-01-01-{today().isoformat()}.xlsx"
+    assert [p.name for p in files] == [name]
     assert zipfile.is_zipfile(files[0])
+    # Prepared with a spinner and the seconds so far, then said to be ready.
+    status = page.el("[data-download-status]")
+    page.wait_for(lambda _d: status.text.startswith("Klar:"))
+    assert status.text.startswith(f"Klar: {name} (")
+    assert status.get_attribute("role") == "status"
 
     # What landed in the database: the survey with language (Arabic) and mode (web).
     engine = make_engine(fresh_database_url)

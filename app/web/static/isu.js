@@ -101,7 +101,70 @@
     });
   }
 
+  // A download that takes a while (the report with every chart): fetched
+  // here, with a spinner and the seconds so far, then saved under the
+  // server's file name. Without this script the form simply downloads.
+  function downloads(root) {
+    if (!window.fetch || !window.URL || !window.URL.createObjectURL) { return; }
+    each(root.querySelectorAll("form[data-download]"), function (form) {
+      var status = form.querySelector("[data-download-status]");
+      if (!status) { return; }
+      form.addEventListener("submit", function (event) {
+        var button = event.submitter;
+        if (!button || form.getAttribute("data-busy")) { event.preventDefault(); return; }
+        event.preventDefault();
+        var params = new URLSearchParams(new FormData(form));
+        params.set(button.name, button.value);
+        var url = form.getAttribute("action") + "?" + params.toString();
+        var label = button.textContent.replace(/^Ladda ner:\s*/, "");
+        var started = Date.now();
+        var buttons = form.querySelectorAll("button");
+        form.setAttribute("data-busy", "1");
+        each(buttons, function (b) { b.disabled = true; });
+        status.hidden = false;
+        status.className = "download-status is-busy";
+        function tick() {
+          var seconds = Math.round((Date.now() - started) / 1000);
+          status.textContent = "Tar fram " + label + " … " + seconds + " s";
+        }
+        tick();
+        var timer = window.setInterval(tick, 1000);
+        function finish(text, state) {
+          window.clearInterval(timer);
+          form.removeAttribute("data-busy");
+          each(buttons, function (b) { b.disabled = false; });
+          status.className = "download-status " + state;
+          status.textContent = text;
+        }
+        fetch(url, { credentials: "same-origin" }).then(function (response) {
+          var disposition = response.headers.get("Content-Disposition") || "";
+          var match = /filename="([^"]+)"/.exec(disposition);
+          if (!response.ok || !match) {
+            // A mistake in the form: let the server's page say what.
+            finish("", "");
+            window.location.assign(url);
+            return null;
+          }
+          return response.blob().then(function (blob) {
+            var link = document.createElement("a");
+            link.href = window.URL.createObjectURL(blob);
+            link.download = match[1];
+            document.body.appendChild(link);
+            link.click();
+            link.remove();
+            window.setTimeout(function () { window.URL.revokeObjectURL(link.href); }, 60000);
+            var seconds = Math.round((Date.now() - started) / 1000);
+            finish("Klar: " + match[1] + " (" + seconds + " s).", "is-done");
+          });
+        }).catch(function () {
+          finish("Det gick inte att hämta filen. Försök igen.", "is-error");
+        });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    downloads(document);
     exclusiveOptions(document);
     skipLogic(document);
     submitOnce(document);
