@@ -11,10 +11,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from app.config import get_settings
 from app.db import make_engine
+from app.progress import counting_progress
 
 analysis_app = typer.Typer(help="Analystabellen (the analysis table).", no_args_is_help=True)
 console = Console(stderr=True)
@@ -28,13 +29,7 @@ def register(app: typer.Typer, export_app: typer.Typer) -> None:
 
 
 def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
+    return counting_progress(console)
 
 
 def fill_analysis_if_behind() -> None:

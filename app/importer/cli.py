@@ -14,17 +14,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 
 from app.clock import today
 from app.config import Settings, get_settings
 from app.importer.service import DEFAULT_BATCH, ImportReport
+from app.progress import counting_progress
 
 console = Console(stderr=True)
 
@@ -37,13 +34,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
+    return counting_progress(console)
 
 
 def _print_report(report: ImportReport) -> None:
