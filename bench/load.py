@@ -454,6 +454,9 @@ def main() -> None:
     parser.add_argument(
         "--first-start", action="store_true", help="also time make run's first start"
     )
+    parser.add_argument(
+        "--append", action="store_true", help="add to var/bench/load.json instead of replacing it"
+    )
     options = parser.parse_args()
     runs = []
     sources = [("current", ROOT)]
@@ -493,6 +496,10 @@ def main() -> None:
         "imports": imports,
         "first_starts": first_starts,
     }
+    if options.append and RESULTS.exists():
+        earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
+        for key in ("runs", "imports", "first_starts"):
+            results[key] = earlier.get(key, []) + results[key]
     if options.append and RESULTS.exists():
         earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
         for key in ("runs", "imports", "first_starts"):
