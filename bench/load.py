@@ -299,7 +299,7 @@ def baseline_checkout(ref: str) -> Path:
 
 
 def measure(
-    source: Path, engine: str, clients: int, workers: int, seconds: float
+    source: Path, engine: str, clients: int, workers: int, seconds: float, readers: int = 0
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -308,7 +308,7 @@ def measure(
             served(source, url, clients, workers, tmp) as (base, tokens),
         ):
             asyncio.run(_load(base, tokens, 2.0))  # warm up
-            tally = asyncio.run(_load(base, tokens, seconds))
+            tally = asyncio.run(_load(base, tokens, seconds, readers))
     return summarise(tally, seconds)
 
 
@@ -343,7 +343,7 @@ def render(results: dict[str, Any]) -> str:
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(r["errors"].items())) or "0"
         rows.append(
             f"| {run['revision']} | {run['engine']} | {run['workers']} | {run['clients']} | "
-            f"{run['readers']} | "
+            f"{run.get('readers', 0)} | "
             f"{r['cases_per_s']} | {r['write_requests_per_s']} | {r['write_p95_ms']} ms | "
             f"{p95('read_case')} | {p95('read_list')} | {errors} |"
         )
@@ -359,7 +359,7 @@ def render(results: dict[str, Any]) -> str:
             for k in TYPES
         ]
         detail.append(f"| {run['engine']} | {run['workers']} | {run['clients']} | "
-                      f"{run['readers']} | " + " | ".join(cells) + " |")  # fmt: skip
+                      f"{run.get('readers', 0)} | " + " | ".join(cells) + " |")  # fmt: skip
     if results.get("imports"):
         detail += ["", "`isu import` into an empty database (check pass included):", ""]
         detail += [
@@ -469,11 +469,12 @@ def main() -> None:
                     [1] if revision != "current" else map(int, options.workers.split(","))
                 )
                 for workers in worker_counts:
-                    result = measure(source, engine, clients, workers, options.seconds)
-                    run = {"revision": revision, "engine": engine, "workers": workers,
-                           "clients": clients, "result": result}  # fmt: skip
-                    print(json.dumps(run), flush=True)
-                    runs.append(run)
+                    for readers in map(int, options.readers.split(",")):
+                        result = measure(source, engine, clients, workers, options.seconds, readers)
+                        run = {"revision": revision, "engine": engine, "workers": workers,
+                               "clients": clients, "readers": readers, "result": result}  # fmt: skip
+                        print(json.dumps(run), flush=True)
+                        runs.append(run)
     imports = []
     for engine in options.engines.split(",") if options.import_cases else []:
         for cases in map(int, options.import_cases.split(",")):

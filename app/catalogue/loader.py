@@ -25,6 +25,7 @@ from app.catalogue.spec import (
     Variable,
     VariableType,
 )
+from app.yaml_data import load_yaml
 
 
 class CatalogueError(Exception):
@@ -110,7 +111,7 @@ def _describe(error: ValidationError, data: Any) -> str:
 
 def load_file(path: Path) -> CatalogueFile:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path)
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{path.name}: not valid YAML ({exc})") from None
     try:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from app.catalogue.loader import Catalogue
 from app.indicators.spec import IndicatorSpec
+from app.yaml_data import load_yaml
 
 
 class IndicatorError(Exception):
@@ -26,7 +27,7 @@ def indicators_dir(catalogue_dir: Path) -> Path:
 
 def load_file(path: Path) -> IndicatorSpec:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path)
     except yaml.YAMLError:
         raise IndicatorError(f"{path.name}: not valid YAML") from None
     try:

@@ -14,6 +14,7 @@ import yaml
 
 from app.config import resource_path
 from app.reference import SIZE_CLASSES, TOTAL_POPULATION_DATE, municipalities, size_class
+from app.yaml_data import load_yaml
 from exporters.codebook import Label
 from exporters.tabledefs import (
     AreaGrouping,
@@ -47,7 +48,7 @@ def load_tables(directory: Path = TABLES_DIR) -> TableCatalogue:
     documents = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path)
         except yaml.YAMLError as exc:
             raise TableDefinitionError(f"{path.name}: not valid YAML ({exc})") from None
         if not isinstance(data, dict):
