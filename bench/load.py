@@ -501,10 +501,6 @@ def main() -> None:
         earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
         for key in ("runs", "imports", "first_starts"):
             results[key] = earlier.get(key, []) + results[key]
-    if options.append and RESULTS.exists():
-        earlier = json.loads(RESULTS.read_text(encoding="utf-8"))
-        for key in ("runs", "imports", "first_starts"):
-            results[key] = earlier.get(key, []) + results[key]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2), encoding="utf-8")
     if options.write_docs:
