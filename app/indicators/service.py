@@ -2,14 +2,17 @@
 
 Reading is two bulk queries (the analysis inputs of ``app.stats.frame`` and the
 cases' pseudonyms, for counting unique persons); the computation is pure
-(``exporters.indicators``). Only a coordinator sees their own municipality's
-ratios and indicators (DESIGN.md §1); the CLI runs as the installation.
+(``exporters.indicators``). A coordinator sees their own municipality's ratios
+and indicators as computed; a regional user every municipality of the own
+county, published as outside the municipality (T as Kolada publishes it, the
+K/M split protected: ``exporters.published``) (DESIGN.md §1); the CLI runs as
+the installation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -22,8 +25,10 @@ from app.indicators.population import population_table
 from app.indicators.spec import IndicatorSpec
 from app.reference import districts, municipalities
 from app.stats.frame import read_case_data as read_from_analysis
+from exporters.disclosure import DEFAULT_THRESHOLD
 from exporters.indicators import CaseData, IndicatorResult, compute, period_for
 from exporters.kolada import KOLADA_KPIS, KoladaReport
+from exporters.published import published_result
 
 EARLIEST = date(1900, 1, 1)
 KOLADA_ACTION = "export.kolada"
@@ -127,6 +132,50 @@ def _coordinator_scope(principal: Principal) -> str:
     return principal.municipality_code
 
 
+@dataclass(frozen=True)
+class Scope:
+    municipality_codes: list[str]
+    code: str
+    """The audited scope: a municipality code, or a county code."""
+    published: bool
+    """Outside the municipality: T as Kolada publishes it, K/M protected."""
+
+
+def county_municipalities(county: str) -> list[str]:
+    return sorted(code for code, m in municipalities().items() if m.county_code == county)
+
+
+def scope_for(principal: Principal, county: str | None = None) -> Scope:
+    """A coordinator: the own municipality. A regional user: every municipality
+    of the own county, published. Any other county, or role: 403."""
+    if principal.role == "regional":
+        own = principal.county_code
+        if own is None or (county is not None and county != own):
+            raise Forbidden(
+                "Regional användare ser bara det egna länets kommuner.",
+                "A regional user sees only the own county's municipalities.",
+            )
+        return Scope(county_municipalities(own), own, True)
+    own_municipality = _coordinator_scope(principal)
+    if county is not None:
+        raise Forbidden(
+            "Samordnaren ser bara den egna kommunen.",
+            "The coordinator sees only the own municipality.",
+        )
+    return Scope([own_municipality], own_municipality, False)
+
+
+def published_report(report: KoladaReport, threshold: int) -> KoladaReport:
+    """The report as published outside the municipality (``exporters.published``)."""
+    results = [published_result(r, threshold) for r in report.results]
+    kept = {c for r in results for c in r.rows["area_code"].astype(str)}
+    return replace(
+        report,
+        results=results,
+        area_names={k: v for k, v in report.area_names.items() if k in kept},
+    )
+
+
 def kolada_for(
     session: Session,
     catalogue: Catalogue,
@@ -137,11 +186,18 @@ def kolada_for(
     *,
     today: date,
     request_id: str | None = None,
+    county: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> KoladaReport:
-    """The coordinator's own municipality (and its districts), audited."""
-    own = _coordinator_scope(principal)
-    report = build_kolada(session, catalogue, specs, [own], year, choices, today=today)
-    audit_kolada(session, principal.actor, own, choices, request_id=request_id)
+    """The coordinator's own municipality (and its districts), or a regional
+    user's county (published), audited."""
+    scope = scope_for(principal, county)
+    report = build_kolada(
+        session, catalogue, specs, scope.municipality_codes, year, choices, today=today
+    )
+    if scope.published:
+        report = published_report(report, threshold)
+    audit_kolada(session, principal.actor, scope.code, choices, request_id=request_id)
     return report
 
 
@@ -213,9 +269,13 @@ def indicator_for(
     query: IndicatorQuery,
     *,
     request_id: str | None = None,
+    county: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> IndicatorResult:
-    own = _coordinator_scope(principal)
-    result = build_indicator(session, catalogue, specs, [own], query)
+    scope = scope_for(principal, county)
+    result = build_indicator(session, catalogue, specs, scope.municipality_codes, query)
+    if scope.published:
+        result = published_result(result, threshold)
     record(
         session,
         actor=principal.actor,
@@ -223,7 +283,7 @@ def indicator_for(
         object_type="indicator",
         object_id=query.indicator_id,
         fields=[f"choice:{k}" for k in (query.choices or {})],
-        municipality_code=own,
+        municipality_code=scope.code if len(scope.code) == 4 else None,
         request_id=request_id,
     )
     return result
