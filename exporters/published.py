@@ -14,7 +14,9 @@ public ``/kolada/v3`` API, ``isu export kolada --publish``):
   (the rule of :func:`exporters.summary.hide_small`). K and M are hidden
   together because T is published: one of them would give the other away.
 
-A hidden value is ``<NA>`` with the reason ``suppressed``, never a 0.
+A share Kolada does not publish (indicator A) can be protected as a whole on
+the public API (``protect_total``). A hidden value is ``<NA>`` with the reason
+``suppressed``, never a 0.
 """
 
 from __future__ import annotations
@@ -46,9 +48,13 @@ def _small(count: int, threshold: int) -> bool:
 
 
 def published_result(
-    result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD
+    result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD, *, protect_total: bool = False
 ) -> IndicatorResult:
-    """``result`` as published outside the municipality (see the module docstring)."""
+    """``result`` as published outside the municipality (see the module docstring).
+
+    ``protect_total``: for a share Kolada does not publish (indicator A on the
+    public API), T too is hidden when its numerator, denominator or the
+    subjects outside the numerator are small (and then K and M with it)."""
     rows = result.rows[result.rows["level"] == "municipality"].reset_index(drop=True).copy()
     share = result.definition.denominator == "subjects"
     hide = pd.Series(False, index=rows.index)
@@ -58,8 +64,8 @@ def published_result(
             continue
         n = {s: _int(by_sex[s]["numerator"]) for s in ("T", "K", "M")}
         counts = [n["K"], n["M"], n["T"] - n["K"] - n["M"]]
+        d = {s: _int(by_sex[s]["denominator"]) for s in ("T", "K", "M")}
         if share:
-            d = {s: _int(by_sex[s]["denominator"]) for s in ("T", "K", "M")}
             counts += [
                 d["K"],
                 d["M"],
@@ -70,6 +76,10 @@ def published_result(
         if any(_small(c, threshold) for c in counts):
             split = block.index[block["sex"].isin(["K", "M"])]
             hide.loc[split] = True
+        if protect_total and share:
+            whole = [n["T"], d["T"], d["T"] - n["T"]]
+            if any(_small(c, threshold) for c in whole):
+                hide.loc[block.index] = True
     hidden = hide.to_numpy(dtype=bool)
     for column in HIDDEN_COLUMNS:
         rows[column] = rows[column].mask(hidden)

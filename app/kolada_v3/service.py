@@ -12,8 +12,12 @@ them) and the register's own K/M-split ones, marked ``ours``: ``ISU-U30750``–
 (Socialstyrelsen's indicator A, the 12 months to 31 December).
 
 The published values of a year are computed once per state of the analysis
-table (:class:`PublishedCache`), so the public API costs one fingerprint query
-per request while the data is unchanged.
+table and of the loaded population figures (:class:`PublishedCache`), so the
+public API costs a few small queries per request while the data is unchanged.
+
+Our indicator A (a share Kolada does not publish) is protected as a whole on
+this public API: its T is hidden too when a count behind it is small
+(``status: "suppressed"``, the entry kept so that the hiding shows).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from app.analysis.read import fingerprint
 from app.catalogue.loader import Catalogue
 from app.indicators import service as indicators
 from app.indicators.spec import IndicatorSpec
-from app.models import Case
+from app.models import Case, PopulationFigure
 from app.reference import counties, municipalities
 from exporters.indicators import IndicatorResult, records
 from exporters.kolada import KOLADA_KPIS
@@ -181,6 +185,14 @@ def closed_years(session: Session, today: date) -> list[int]:
     return list(range(first.year, today.year))
 
 
+def _population_state(session: Session) -> tuple[int, int]:
+    """Changes when loaded population figures change (a new denominator)."""
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(PopulationFigure.population), 0))
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 def _municipalities_with_cases(session: Session) -> list[str]:
     return sorted(session.scalars(select(Case.municipality_code).distinct()).all())
 
@@ -237,8 +249,8 @@ def entries(results: Mapping[str, IndicatorResult], year: int) -> list[dict[str,
             by_area.setdefault(str(row["area_code"]), {})[str(row["sex"])] = row
         for _code, rows in sorted(by_area.items()):
             total = rows.get("T")
-            if total is None or total["value"] is None:
-                continue
+            if total is None or (total["value"] is None and total["reason"] != SUPPRESSED):
+                continue  # no value (no cases, no population): no entry, as in Kolada
             sexes = ("T", "K", "M") if split else ("T",)
             values = [_value(rows[s]) for s in sexes if s in rows]
             out.append({**_entry(kpi_id, total, year), "values": values})
@@ -262,7 +274,7 @@ def compute_year(
     for indicator in INDICATOR_KPIS.values():
         query = indicators.IndicatorQuery(indicator, None, date(year, 12, 31), {})
         result = indicators.build_indicator(session, catalogue, specs, codes, query)
-        results[indicator] = published_result(result, threshold)
+        results[indicator] = published_result(result, threshold, protect_total=True)
     return entries(results, year)
 
 
@@ -312,7 +324,7 @@ def published_data(
     year. A year that has not ended yet is never published (no entries)."""
     closed = closed_years(session, today)
     years = [y for y in (query.years or closed) if y in closed]
-    state = fingerprint(session)
+    state = (fingerprint(session), _population_state(session))
     out: list[dict[str, Any]] = []
     for year in sorted(set(years)):
         key = (state, catalogue.version, year, threshold)

@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from app.config import get_settings
 from app.db import make_engine, make_session_factory, transaction
 from app.indicators.cli import register
+from app.indicators.population import Figure, import_figures
 from app.kolada_v3 import router as v3_router
 from app.kolada_v3 import service as v3_service
 from app.reference import municipalities
@@ -156,6 +157,11 @@ def test_pagination_follows_next_url_to_the_end(client: TestClient, data: None) 
         "ISU-U30752",
         "ISU-A",
     }
+    # Our indicator A, a share Kolada does not publish: wholly hidden where small
+    # (Stockholm: 0 of 3), the entry kept and marked.
+    a = {e["municipality"]: e["values"] for e in seen if e["kpi"] == "ISU-A"}
+    assert [(v["value"], v["status"]) for v in a["0180"]] == [(None, "suppressed")] * 3
+    assert [v["value"] for v in a["0114"]] == [100.0, 100.0, 100.0]
     beyond = client.get(f"{BASE}/data", params={"per_page": 4, "page": 99}).json()
     assert (beyond["values"], beyond["next_url"]) == ([], None)
 
@@ -270,3 +276,15 @@ def test_in_the_openapi_document_without_security(client: TestClient) -> None:
     assert {"/kolada/v3/kpi", "/kolada/v3/municipality", "/kolada/v3/data"} <= set(ours)
     assert len(ours) == 8
     assert all("security" not in op["get"] for op in ours.values())
+
+
+def test_a_new_population_figure_is_served_at_once(
+    client: TestClient, session: Session, data: None
+) -> None:
+    params = {"kpi_id": "U30750", "municipality_id": "0114", "year": "2025"}
+    before = client.get(f"{BASE}/data", params=params).json()["values"][0]["values"][0]
+    assert before["value"] == 4.9
+    import_figures(session, [Figure("0114", 2025, "T", 18000)], source="SCB", reference_dates={})
+    session.flush()
+    after = client.get(f"{BASE}/data", params=params).json()["values"][0]["values"][0]
+    assert after["value"] == 10.0  # 18 / 18 000 × 10 000

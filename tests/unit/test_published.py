@@ -84,6 +84,15 @@ def test_share_hides_a_small_complement() -> None:
     assert out.rows["denominator"].isna().tolist() == [False, True, True]
 
 
+def test_a_share_can_be_protected_as_a_whole() -> None:
+    small = result("A", {"T": (0, 3), "K": (0, 2), "M": (0, 1)})
+    assert shown(published_result(small))["T"] == (10.0, None)
+    whole = published_result(small, protect_total=True)
+    assert set(shown(whole).values()) == {(None, SUPPRESSED)}
+    big = result("A", {"T": (10, 20), "K": (10, 10), "M": (0, 10)})
+    assert shown(published_result(big, protect_total=True))["T"] == (10.0, None)
+
+
 def test_districts_are_left_out() -> None:
     out = published_result(
         result("U30750", {"T": (18, 1), "K": (10, 1), "M": (8, 1)}, level="district")
