@@ -22,6 +22,7 @@ the public API (``protect_total``). A hidden value is ``<NA>`` with the reason
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -29,9 +30,13 @@ import pandas as pd
 
 from exporters.disclosure import DEFAULT_THRESHOLD
 from exporters.indicators import IndicatorResult
+from exporters.rounding import round_half_up
 from exporters.summary import hide_small
 
 SUPPRESSED = "suppressed"
+NATION_CODE = "0000"
+"""Kolada's id of the nation (Riket)."""
+AGGREGATE_METHOD = "sum_of_municipalities"
 HIDDEN_COLUMNS = ("numerator", "raw_value", "value")
 
 
@@ -48,17 +53,28 @@ def _small(count: int, threshold: int) -> bool:
 
 
 def published_result(
-    result: IndicatorResult, threshold: int = DEFAULT_THRESHOLD, *, protect_total: bool = False
+    result: IndicatorResult,
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    protect_total: bool = False,
+    ancestors: Mapping[str, Sequence[str]] | None = None,
 ) -> IndicatorResult:
     """``result`` as published outside the municipality (see the module docstring).
 
     ``protect_total``: for a share Kolada does not publish (indicator A on the
     public API), T too is hidden when its numerator, denominator or the
-    subjects outside the numerator are small (and then K and M with it)."""
-    rows = result.rows[result.rows["level"] == "municipality"].reset_index(drop=True).copy()
+    subjects outside the numerator are small (and then K and M with it).
+
+    ``ancestors``: area code -> the codes of the aggregates it is part of
+    (:func:`with_aggregates`). An aggregate's K/M (or T) is hidden whenever a
+    part's is: a published total beside its published parts would give a
+    hidden part away by subtraction."""
+    rows = result.rows[result.rows["level"] != "district"].reset_index(drop=True).copy()
     share = result.definition.denominator == "subjects"
     hide = pd.Series(False, index=rows.index)
-    for _, block in rows.groupby("area_code", sort=False):
+    split_hidden: set[str] = set()
+    total_hidden: set[str] = set()
+    for code, block in rows.groupby("area_code", sort=False):
         by_sex = {str(r["sex"]): r for _, r in block.iterrows()}
         if not {"T", "K", "M"} <= set(by_sex):
             continue
@@ -74,12 +90,18 @@ def published_result(
                 d["M"] - n["M"],
             ]
         if any(_small(c, threshold) for c in counts):
-            split = block.index[block["sex"].isin(["K", "M"])]
-            hide.loc[split] = True
+            split_hidden.add(str(code))
         if protect_total and share:
             whole = [n["T"], d["T"], d["T"] - n["T"]]
             if any(_small(c, threshold) for c in whole):
-                hide.loc[block.index] = True
+                total_hidden.add(str(code))
+    for child, above in (ancestors or {}).items():
+        if child in split_hidden:
+            split_hidden.update(above)
+        if child in total_hidden:
+            total_hidden.update(above)
+    codes = rows["area_code"].astype(str)
+    hide = (codes.isin(split_hidden) & rows["sex"].isin(["K", "M"])) | codes.isin(total_hidden)
     hidden = hide.to_numpy(dtype=bool)
     for column in HIDDEN_COLUMNS:
         rows[column] = rows[column].mask(hidden)
@@ -88,3 +110,93 @@ def published_result(
     rows["count"] = rows["count"].mask(hidden, 0)
     rows["reason"] = rows["reason"].astype("object").mask(hidden, SUPPRESSED)
     return replace(result, rows=rows)
+
+
+def county_id(county: str) -> str:
+    """Kolada's id of a county (region): ``00`` + the county code."""
+    return f"00{county}"
+
+
+def with_aggregates(
+    result: IndicatorResult, county_of: Mapping[str, str], counties: Sequence[str]
+) -> tuple[IndicatorResult, dict[str, list[str]]]:
+    """The result with a row per sex for each county in ``counties`` (Kolada's
+    id ``00`` + county code) and for the nation (``0000``), and each
+    municipality's ancestors (for :func:`published_result`).
+
+    An aggregate is the sum of the numerators of the municipalities with a
+    value over the sum of their denominators (adult population, or subjects
+    for a share) × the scale: weighted, so that the county and the nation are
+    ratios of their own; ``count`` is the number of municipalities behind it
+    (Kolada's meaning for a group). Without a contributing municipality it is
+    empty with a reason, never 0."""
+    definition = result.definition
+    rows = result.rows
+    municipal = rows[rows["level"] == "municipality"]
+    contributing = municipal[municipal["raw_value"].notna()]
+    targets: list[tuple[str, str, set[str] | None]] = [
+        ("county", county_id(c), {m for m, cc in county_of.items() if cc == c}) for c in counties
+    ]
+    targets.append(("nation", NATION_CODE, None))
+    added: list[dict[str, Any]] = []
+    for level, code, members in targets:
+        for sex in ("T", "K", "M"):
+
+            def within(
+                frame: pd.DataFrame, sex: str = sex, members: set[str] | None = members
+            ) -> pd.DataFrame:
+                mask = frame["sex"] == sex
+                if members is not None:
+                    mask &= frame["area_code"].astype(str).isin(members)
+                return frame[mask]
+
+            part = within(contributing)
+            taking_part = within(municipal)
+            taking_part = taking_part[taking_part["numerator"].notna()]
+            numerator = _sum(part["numerator"])
+            denominator = _sum(part["denominator"])
+            raw = definition.scale * numerator / denominator if len(part) and denominator else None
+            if raw is not None:
+                reason = None
+            elif taking_part.empty:
+                reason = "no_cases"
+            elif definition.unit == "per_inhabitants":
+                reason = "population_missing"
+            else:
+                reason = "no_subjects"
+            years = {int(y) for y in part["population_year"].dropna().tolist()}
+            added.append(
+                {
+                    "indicator": definition.id,
+                    "level": level,
+                    "area_code": code,
+                    "municipality_code": code,
+                    "period": result.period.label,
+                    "sex": sex,
+                    "ours": sex != "T" and definition.total_only_upstream,
+                    "numerator": _sum(taking_part["numerator"]) if len(taking_part) else None,
+                    "denominator": denominator if len(part) else None,
+                    "population_year": years.pop() if len(years) == 1 else None,
+                    "raw_value": raw,
+                    "value": None if raw is None else round_half_up(raw, definition.decimals),
+                    "count": len(part) if raw is not None else 0,
+                    "method": AGGREGATE_METHOD,
+                    "reason": reason,
+                }
+            )
+    extra = pd.DataFrame(added, columns=list(rows.columns))
+    for column in ("numerator", "denominator", "population_year", "count"):
+        extra[column] = extra[column].astype("Int64")
+    for column in ("raw_value", "value"):
+        extra[column] = extra[column].astype("Float64")
+    combined = pd.concat([rows, extra], ignore_index=True) if len(rows) else extra
+    ancestors = {m: [county_id(c), NATION_CODE] for m, c in county_of.items() if c in set(counties)}
+    for m in municipal["area_code"].astype(str):
+        ancestors.setdefault(m, [NATION_CODE])
+    for c in counties:
+        ancestors[county_id(c)] = [NATION_CODE]
+    return replace(result, rows=combined), ancestors
+
+
+def _sum(values: pd.Series) -> int:
+    return int(values.astype("Int64").fillna(0).sum())

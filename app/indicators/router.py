@@ -39,6 +39,10 @@ def get_indicators(request: Request) -> dict[str, IndicatorSpec]:
 
 
 IndicatorsDep = Annotated[dict[str, IndicatorSpec], Depends(get_indicators)]
+Compare = Annotated[
+    bool,
+    Query(description="Regional: också länet och riket (röjandeskyddat), som jämförelse"),
+]
 County = Annotated[
     str | None,
     Query(pattern=r"^\d{2}$", description="Länskod (regional: det egna länet, standard)"),
@@ -87,11 +91,13 @@ def kolada(
     year: Annotated[int, Query(ge=2000, le=2100, description="Kalenderår")],
     choice: Choices = None,
     county: County = None,
+    compare: Compare = False,
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
 ) -> Any:
     """Kommunens tre nyckeltal per 10 000 vuxna invånare i Koladas form (samordnare,
     egen kommun och dess stadsdelar; regional: varje kommun i det egna länet, T som
-    Kolada publicerar det och K/M röjandeskyddat). Ett värde som inte kan redovisas
+    Kolada publicerar det och K/M röjandeskyddat, med `compare` också länet (`00` +
+    länskod) och riket (`0000`)). Ett värde som inte kan redovisas
     är `null` med en orsak, aldrig 0. K/M är registrets egen uppdelning. Loggas."""
     report = service.kolada_for(
         session,
@@ -103,6 +109,7 @@ def kolada(
         today=today(),
         request_id=request_id(request),
         county=county,
+        compare=compare,
         threshold=settings.suppression_threshold,
     )
     if format == "json":
@@ -146,9 +153,11 @@ def indicator(
     ] = None,
     choice: Choices = None,
     county: County = None,
+    compare: Compare = False,
 ) -> dict[str, Any]:
     """T, K och M för kommunen (samordnare) eller för varje kommun i det egna länet
-    (regional: K/M röjandeskyddat). Indikator A räknar unika personer
+    (regional: K/M röjandeskyddat; med `compare` också länet och riket). Indikator A
+    räknar unika personer
     (pseudonymer), inte ärenden. Loggas."""
     result = service.indicator_for(
         session,
@@ -158,6 +167,7 @@ def indicator(
         service.IndicatorQuery(indicator_id, year, as_of, parse_choices(choice)),
         request_id=request_id(request),
         county=county,
+        compare=compare,
         threshold=settings.suppression_threshold,
     )
     names = service.area_names(set(result.rows["municipality_code"].astype(str)))

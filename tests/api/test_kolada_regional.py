@@ -179,3 +179,68 @@ def test_another_county_is_forbidden(
         f"{API}{path}", params={**params, "county": "01"}, headers=world["vasby"].headers
     )
     assert r.status_code == 403
+
+
+def test_regional_compare_adds_the_county_and_the_nation(
+    client: TestClient, world: dict[str, Account]
+) -> None:
+    r = client.get(
+        f"{API}/stats/kolada",
+        params={"year": 2025, "compare": "true"},
+        headers=world["regional"].headers,
+    )
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    areas = {e["municipality"] for e in doc["values"]}
+    assert areas == county_01() | {"0001", "0000"}  # Kolada's ids of the county and the nation
+    county = next(e for e in doc["values"] if e["municipality"] == "0001" and e["kpi"] == "U30750")
+    nation = next(e for e in doc["values"] if e["municipality"] == "0000" and e["kpi"] == "U30750")
+    # County: (18 + 3) / (36 500 + 800 000) × 10 000 = 0.25 -> 0.3, from 2 municipalities;
+    # nation: also Malmö's 9 of 280 000: 30 / 1 116 500 × 10 000 = 0.27 -> 0.3, from 3.
+    assert (county["values"][0]["value"], county["values"][0]["count"]) == (0.3, 2)
+    assert (nation["values"][0]["value"], nation["values"][0]["count"]) == (0.3, 3)
+    assert county["values"][0]["isu"]["numerator"] == 21
+    assert nation["values"][0]["isu"]["numerator"] == 30
+    # Stockholm's split is hidden, so the county's and the nation's are too:
+    # else county K − Väsby K would give Stockholm's 2 women away.
+    assert split(doc, "0001", "U30750") == {"K": (None, SUPPRESSED), "M": (None, SUPPRESSED)}
+    assert split(doc, "0000", "U30750") == {"K": (None, SUPPRESSED), "M": (None, SUPPRESSED)}
+    assert split(doc, "0114", "U30750") == {"K": (5.5, None), "M": (4.4, None)}
+    assert "1280" not in {e["municipality"] for e in doc["isu_values_by_sex"]}
+
+
+def test_regional_compare_indicator_a(client: TestClient, world: dict[str, Account]) -> None:
+    r = client.get(
+        f"{API}/stats/indicators/A",
+        params={"as_of": "2025-12-31", "compare": "true"},
+        headers=world["regional"].headers,
+    )
+    assert r.status_code == 200, r.text
+    areas = {a["area_code"]: a for a in r.json()["areas"]}
+    assert set(areas) == county_01() | {"0001", "0000"}
+    assert areas["0001"]["level"] == "county"
+    assert areas["0000"]["area_name"] == "Riket"
+    county = {
+        v["sex"]: (v["numerator"], v["denominator"], v["value"]) for v in areas["0001"]["values"]
+    }
+    # 18 of Väsby's 18 and 0 of Stockholm's 3: 18 / 21; the nation also 0 of Malmö's 9: 18 / 30.
+    assert county["T"] == (18, 21, 85.7)
+    nation = {v["sex"]: v["value"] for v in areas["0000"]["values"]}
+    assert nation == {"T": 60.0, "K": None, "M": None}
+
+
+def test_compare_is_for_the_regional_user(client: TestClient, world: dict[str, Account]) -> None:
+    for path, params in (
+        ("/stats/kolada", {"year": 2025}),
+        ("/stats/indicators/A", {"as_of": "2025-12-31"}),
+    ):
+        r = client.get(
+            f"{API}{path}", params={**params, "compare": "true"}, headers=world["vasby"].headers
+        )
+        assert r.status_code == 403, path
+        r = client.get(
+            f"{API}{path}",
+            params={**params, "compare": "true", "county": "12"},
+            headers=world["regional"].headers,
+        )
+        assert r.status_code == 403, path

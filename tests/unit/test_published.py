@@ -14,35 +14,43 @@ from app.catalogue.loader import load_catalogue
 from app.config import PROJECT_ROOT
 from app.indicators.loader import load_indicators
 from exporters.indicators import ROW_COLUMNS, IndicatorResult, calendar_year, rolling_12_months
-from exporters.published import SUPPRESSED, published_result
+from exporters.published import SUPPRESSED, published_result, with_aggregates
 
 SPECS = load_indicators(
     PROJECT_ROOT / "variables" / "indicators", load_catalogue(PROJECT_ROOT / "variables")
 )
 
 
-def result(kpi: str, counts: dict[str, tuple[int, int]], level: str = "municipality") -> Any:
-    """One area, T/K/M: sex -> (numerator, denominator)."""
+def result(
+    kpi: str,
+    counts: dict[str, tuple[int, int]],
+    level: str = "municipality",
+    area: str = "0114",
+    more: dict[str, dict[str, tuple[int, int]]] | None = None,
+) -> Any:
+    """Areas, T/K/M: sex -> (numerator, denominator) (``more``: other municipalities)."""
     definition = SPECS[kpi].definition()
+    areas = {area: counts, **(more or {})}
     rows = [
         {
             "indicator": kpi,
             "level": level,
-            "area_code": "0114" if level == "municipality" else "0114-01",
-            "municipality_code": "0114",
+            "area_code": code if level == "municipality" else f"{code}-01",
+            "municipality_code": code,
             "period": "2025",
             "sex": sex,
             "ours": sex != "T",
             "numerator": n,
             "denominator": d,
             "population_year": 2025,
-            "raw_value": 10.0,
-            "value": 10.0,
+            "raw_value": 10.0 if d else None,
+            "value": 10.0 if d else None,
             "count": 1,
             "method": "ratio",
             "reason": None,
         }
-        for sex, (n, d) in counts.items()
+        for code, by_sex in areas.items()
+        for sex, (n, d) in by_sex.items()
     ]
     frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
     for column in ("numerator", "denominator", "population_year", "count"):
@@ -117,3 +125,49 @@ def test_no_small_count_is_revealed(k: int, m: int, unknown: int, threshold: int
         for part in (k, m, unknown):
             assert part == 0 or part >= threshold
     assert pd.isna(rows["K"]["numerator"]) == pd.isna(rows["M"]["numerator"])
+
+
+COUNTY_OF = {"0114": "01", "0180": "01", "1280": "12"}
+
+
+def aggregated(more: dict[str, dict[str, tuple[int, int]]]) -> dict[str, dict[str, Any]]:
+    first, *rest = more.items()
+    res = result("U30750", first[1], area=first[0], more=dict(rest))
+    combined, ancestors = with_aggregates(res, COUNTY_OF, ["01"])
+    out = published_result(combined, ancestors=ancestors)
+    return {
+        str(code): {
+            str(r["sex"]): (
+                None if pd.isna(r["numerator"]) else r["numerator"],
+                None if pd.isna(r["value"]) else r["value"],
+                r["reason"],
+            )
+            for _, r in block.iterrows()
+        }
+        for code, block in out.rows.groupby("area_code")
+    }
+
+
+def test_aggregates_are_weighted_sums_and_shown_when_no_part_is_hidden() -> None:
+    big = {"T": (20, 20000), "K": (10, 10000), "M": (10, 10000)}
+    rows = aggregated({"0114": big, "0180": big, "1280": big})
+    assert rows["0001"]["T"] == (40, 10.0, None)  # 40 / 40 000 × 10 000
+    assert rows["0001"]["K"] == (20, 10.0, None)
+    assert rows["0000"]["T"] == (60, 10.0, None)
+
+
+def test_an_aggregate_hides_its_split_when_a_part_is_hidden() -> None:
+    big = {"T": (20, 20000), "K": (10, 10000), "M": (10, 10000)}
+    small = {"T": (12, 20000), "K": (2, 10000), "M": (10, 10000)}
+    rows = aggregated({"0114": big, "0180": big, "1280": small})
+    assert rows["0001"]["K"] == (20, 10.0, None)  # Malmö is in another county
+    assert rows["0000"]["K"][2] == SUPPRESSED  # nation K − the others would give Malmö's 2
+    assert rows["0000"]["T"][0] == 52
+
+
+def test_an_aggregate_without_contributing_municipalities_is_empty() -> None:
+    none = {"T": (0, 0), "K": (0, 0), "M": (0, 0)}
+    rows = aggregated(
+        {"1280": {"T": (20, 20000), "K": (10, 10000), "M": (10, 10000)}, "0114": none}
+    )
+    assert rows["0001"]["T"][1:] == (None, "population_missing")
