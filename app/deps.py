@@ -38,12 +38,14 @@ from app.security.keyring import Keyring
 
 SLOT_WAIT_SECONDS = 10
 READ_METHODS = frozenset({"GET", "HEAD"})
+READ_PREFIXES = ("/api/", "/kolada/")
+"""The read-only JSON APIs: ``/api/v1`` and the public Kolada-compatible one."""
 
 
 def is_read_only(request: Request) -> bool:
     """API reads: no write lock, audit written after. Web pages may write (their
     session's last activity), so they run as writes."""
-    return request.method in READ_METHODS and request.url.path.startswith("/api/")
+    return request.method in READ_METHODS and request.url.path.startswith(READ_PREFIXES)
 
 
 def _finish(request: Request, session: Session) -> None:

@@ -22,6 +22,7 @@ from app.importer.jobs import fail_interrupted_jobs
 from app.importer.router import router as import_router
 from app.indicators.router import router as indicators_router
 from app.kodnyckel.router import router as kodnyckel_router
+from app.kolada_v3.router import router as kolada_v3_router
 from app.local_variables.router import router as local_variables_router
 from app.maintenance import Maintenance
 from app.middleware import BodySizeLimit, RequestContext
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         units_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(kolada_v3_router)
     app.include_router(build_web_router(catalogue))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=app.state.metrics)

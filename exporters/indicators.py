@@ -66,6 +66,12 @@ REASONS: Mapping[str, Label] = {
         "Inga personer i nämnaren: andelen kan inte beräknas.",
         "Nobody in the denominator: the share cannot be computed.",
     ),
+    "suppressed": Label(
+        "Dolt av röjandeskydd: K och M döljs tillsammans när någon del är färre än "
+        "tröskelvärdet (T redovisas som i Kolada).",
+        "Hidden by disclosure control: K and M are hidden together when any part is below "
+        "the threshold (T is published as in Kolada).",
+    ),
     "no_district_values": Label(
         "Ingen deltagande stadsdel har ett värde (inga ärenden eller befolkning per "
         "stadsdel saknas): kommunvärdet är medelvärdet av stadsdelarnas värden.",

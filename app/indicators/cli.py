@@ -110,6 +110,14 @@ def export_kolada(
         list[str] | None,
         typer.Option(help="Dokumenterat val nyckel=värde, t.ex. counting=cases (docs/kolada.md)"),
     ] = None,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish",
+            help="Som publicerat utanför kommunen: T som i Kolada, K/M röjandeskyddat, "
+            "inga stadsdelar (as published; the values of /kolada/v3)",
+        ),
+    ] = False,
 ) -> None:
     """Kolada-nyckeltalen U30750–U30752 för ett kalenderår (Kolada key ratios)."""
     if fmt not in ("json", "csv", "xlsx"):
@@ -127,6 +135,8 @@ def export_kolada(
                 )
             except AppError as exc:
                 raise _problem(exc) from None
+            if publish:
+                report = service.published_report(report, settings.suppression_threshold)
             for code in codes:
                 service.audit_kolada(session, CLI_ACTOR, code, choices)
     finally:

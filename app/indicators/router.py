@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.clock import today
-from app.deps import CatalogueDep, CurrentUser, SessionDep, request_id
+from app.deps import CatalogueDep, CurrentUser, SessionDep, SettingsDep, request_id
 from app.errors import FieldError, ValidationFailed
 from app.indicators import service
 from app.indicators.loader import indicators_dir, load_indicators
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/stats", tags=["stats"])
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Bara kommunens samordnare", **PROBLEM},
+    403: {"description": "Samordnaren: egen kommun; regional: eget län", **PROBLEM},
     404: {"description": "Indikatorn finns inte", **PROBLEM},
     422: {"description": "Ogiltig parameter; `errors[].pointer` pekar ut den", **PROBLEM},
 }
@@ -39,6 +39,14 @@ def get_indicators(request: Request) -> dict[str, IndicatorSpec]:
 
 
 IndicatorsDep = Annotated[dict[str, IndicatorSpec], Depends(get_indicators)]
+Compare = Annotated[
+    bool,
+    Query(description="Regional: också länet och riket (röjandeskyddat), som jämförelse"),
+]
+County = Annotated[
+    str | None,
+    Query(pattern=r"^\d{2}$", description="Länskod (regional: det egna länet, standard)"),
+]
 Choices = Annotated[
     list[str] | None,
     Query(
@@ -79,13 +87,18 @@ def kolada(
     principal: CurrentUser,
     catalogue: CatalogueDep,
     specs: IndicatorsDep,
+    settings: SettingsDep,
     year: Annotated[int, Query(ge=2000, le=2100, description="Kalenderår")],
     choice: Choices = None,
+    county: County = None,
+    compare: Compare = False,
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
 ) -> Any:
     """Kommunens tre nyckeltal per 10 000 vuxna invånare i Koladas form (samordnare,
-    egen kommun och dess stadsdelar). Ett värde som inte kan redovisas är `null`
-    med en orsak, aldrig 0. K/M är registrets egen uppdelning. Loggas."""
+    egen kommun och dess stadsdelar; regional: varje kommun i det egna länet, T som
+    Kolada publicerar det och K/M röjandeskyddat, med `compare` också länet (`00` +
+    länskod) och riket (`0000`)). Ett värde som inte kan redovisas
+    är `null` med en orsak, aldrig 0. K/M är registrets egen uppdelning. Loggas."""
     report = service.kolada_for(
         session,
         catalogue,
@@ -95,6 +108,9 @@ def kolada(
         parse_choices(choice),
         today=today(),
         request_id=request_id(request),
+        county=county,
+        compare=compare,
+        threshold=settings.suppression_threshold,
     )
     if format == "json":
         return kolada_document(report)
@@ -130,13 +146,18 @@ def indicator(
     principal: CurrentUser,
     catalogue: CatalogueDep,
     specs: IndicatorsDep,
+    settings: SettingsDep,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Kalenderår")] = None,
     as_of: Annotated[
         date | None, Query(description="Sista dagen i 12-månadersperioden (ÅÅÅÅ-MM-DD)")
     ] = None,
     choice: Choices = None,
+    county: County = None,
+    compare: Compare = False,
 ) -> dict[str, Any]:
-    """T, K och M för kommunen (samordnare). Indikator A räknar unika personer
+    """T, K och M för kommunen (samordnare) eller för varje kommun i det egna länet
+    (regional: K/M röjandeskyddat; med `compare` också länet och riket). Indikator A
+    räknar unika personer
     (pseudonymer), inte ärenden. Loggas."""
     result = service.indicator_for(
         session,
@@ -145,6 +166,9 @@ def indicator(
         principal,
         service.IndicatorQuery(indicator_id, year, as_of, parse_choices(choice)),
         request_id=request_id(request),
+        county=county,
+        compare=compare,
+        threshold=settings.suppression_threshold,
     )
     names = service.area_names(set(result.rows["municipality_code"].astype(str)))
     return indicator_document(result, names)

@@ -2,16 +2,20 @@
 
 Reading is two bulk queries (the analysis inputs of ``app.stats.frame`` and the
 cases' pseudonyms, for counting unique persons); the computation is pure
-(``exporters.indicators``). Only a coordinator sees their own municipality's
-ratios and indicators (DESIGN.md §1); the CLI runs as the installation.
+(``exporters.indicators``). A coordinator sees their own municipality's ratios
+and indicators as computed; a regional user every municipality of the own
+county, published as outside the municipality (T as Kolada publishes it, the
+K/M split protected: ``exporters.published``) (DESIGN.md §1); the CLI runs as
+the installation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
@@ -20,10 +24,13 @@ from app.catalogue.loader import Catalogue
 from app.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from app.indicators.population import population_table
 from app.indicators.spec import IndicatorSpec
-from app.reference import districts, municipalities
+from app.models import Case
+from app.reference import counties, districts, municipalities
 from app.stats.frame import read_case_data as read_from_analysis
+from exporters.disclosure import DEFAULT_THRESHOLD
 from exporters.indicators import CaseData, IndicatorResult, compute, period_for
 from exporters.kolada import KOLADA_KPIS, KoladaReport
+from exporters.published import NATION_CODE, county_id, published_result, with_aggregates
 
 EARLIEST = date(1900, 1, 1)
 KOLADA_ACTION = "export.kolada"
@@ -52,7 +59,10 @@ def districts_of(municipality_codes: Collection[str]) -> dict[str, list[str]]:
 
 
 def area_names(municipality_codes: Collection[str]) -> dict[str, str]:
+    """Names of the areas (municipalities, their districts, and the counties
+    and the nation by Kolada's ids)."""
     names = {c: m.name for c, m in municipalities().items() if c in municipality_codes}
+    names.update({c: n for c, n in aggregate_names().items() if c in municipality_codes})
     for code, district in districts().items():
         if district.municipality_code in municipality_codes:
             names[code] = district.name
@@ -127,6 +137,89 @@ def _coordinator_scope(principal: Principal) -> str:
     return principal.municipality_code
 
 
+@dataclass(frozen=True)
+class Scope:
+    municipality_codes: list[str]
+    """The municipalities shown."""
+    code: str
+    """The audited scope: a municipality code, or a county code."""
+    published: bool
+    """Outside the municipality: T as Kolada publishes it, K/M protected."""
+    compare: bool = False
+    """Also the county and the nation (computed from every municipality with cases)."""
+
+
+def county_municipalities(county: str) -> list[str]:
+    return sorted(code for code, m in municipalities().items() if m.county_code == county)
+
+
+def scope_for(principal: Principal, county: str | None = None, compare: bool = False) -> Scope:
+    """A coordinator: the own municipality. A regional user: every municipality
+    of the own county, published, with ``compare`` also the county and the
+    nation. Any other county, or role: 403."""
+    if principal.role == "regional":
+        own = principal.county_code
+        if own is None or (county is not None and county != own):
+            raise Forbidden(
+                "Regional användare ser bara det egna länets kommuner.",
+                "A regional user sees only the own county's municipalities.",
+            )
+        return Scope(county_municipalities(own), own, True, compare)
+    own_municipality = _coordinator_scope(principal)
+    if county is not None or compare:
+        raise Forbidden(
+            "Samordnaren ser bara den egna kommunen; jämförelsen med län och riket finns i "
+            "sammanställningen (GET /stats/summary?compare=true).",
+            "The coordinator sees only the own municipality; the comparison with county and "
+            "nation is in the summary (GET /stats/summary?compare=true).",
+        )
+    return Scope([own_municipality], own_municipality, False)
+
+
+def _computed_codes(session: Session, scope: Scope) -> list[str]:
+    """The municipalities to compute: the scope's, and for a comparison every
+    municipality with cases (the nation is made of them)."""
+    if not scope.compare:
+        return scope.municipality_codes
+    with_cases = session.scalars(select(Case.municipality_code).distinct()).all()
+    return sorted({*scope.municipality_codes, *with_cases})
+
+
+def published_for(result: IndicatorResult, scope: Scope, threshold: int) -> IndicatorResult:
+    """A result as the scope's audience sees it: unchanged for a coordinator;
+    published for a regional user, with the county and the nation when
+    comparing (an aggregate's K/M hidden whenever a part's is)."""
+    if not scope.published:
+        return result
+    if not scope.compare:
+        return published_result(result, threshold)
+    county_of = {code: m.county_code for code, m in municipalities().items()}
+    combined, ancestors = with_aggregates(result, county_of, [scope.code])
+    shown = published_result(combined, threshold, ancestors=ancestors)
+    keep = {*scope.municipality_codes, county_id(scope.code), NATION_CODE}
+    rows = shown.rows[shown.rows["area_code"].astype(str).isin(keep)].reset_index(drop=True)
+    return replace(shown, rows=rows)
+
+
+def published_report(
+    report: KoladaReport, threshold: int, scope: Scope | None = None
+) -> KoladaReport:
+    """The report as published outside the municipality (``exporters.published``)."""
+    chosen = scope or Scope([], "", True)
+    results = [published_for(r, chosen, threshold) for r in report.results]
+    kept = {c for r in results for c in r.rows["area_code"].astype(str)}
+    names = {k: v for k, v in report.area_names.items() if k in kept}
+    names.update({c: n for c, n in aggregate_names().items() if c in kept})
+    return replace(report, results=results, area_names=names)
+
+
+def aggregate_names() -> dict[str, str]:
+    """Names of the aggregates (Kolada's ids): the counties and the nation."""
+    names = {county_id(code): county.name for code, county in counties().items()}
+    names[NATION_CODE] = "Riket"
+    return names
+
+
 def kolada_for(
     session: Session,
     catalogue: Catalogue,
@@ -137,11 +230,18 @@ def kolada_for(
     *,
     today: date,
     request_id: str | None = None,
+    county: str | None = None,
+    compare: bool = False,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> KoladaReport:
-    """The coordinator's own municipality (and its districts), audited."""
-    own = _coordinator_scope(principal)
-    report = build_kolada(session, catalogue, specs, [own], year, choices, today=today)
-    audit_kolada(session, principal.actor, own, choices, request_id=request_id)
+    """The coordinator's own municipality (and its districts), or a regional
+    user's county (published), audited."""
+    scope = scope_for(principal, county, compare)
+    codes = _computed_codes(session, scope)
+    report = build_kolada(session, catalogue, specs, codes, year, choices, today=today)
+    if scope.published:
+        report = published_report(report, threshold, scope)
+    audit_kolada(session, principal.actor, scope.code, choices, request_id=request_id)
     return report
 
 
@@ -213,9 +313,13 @@ def indicator_for(
     query: IndicatorQuery,
     *,
     request_id: str | None = None,
+    county: str | None = None,
+    compare: bool = False,
+    threshold: int = DEFAULT_THRESHOLD,
 ) -> IndicatorResult:
-    own = _coordinator_scope(principal)
-    result = build_indicator(session, catalogue, specs, [own], query)
+    scope = scope_for(principal, county, compare)
+    result = build_indicator(session, catalogue, specs, _computed_codes(session, scope), query)
+    result = published_for(result, scope, threshold)
     record(
         session,
         actor=principal.actor,
@@ -223,7 +327,7 @@ def indicator_for(
         object_type="indicator",
         object_id=query.indicator_id,
         fields=[f"choice:{k}" for k in (query.choices or {})],
-        municipality_code=own,
+        municipality_code=scope.code if len(scope.code) == 4 else None,
         request_id=request_id,
     )
     return result

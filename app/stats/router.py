@@ -118,8 +118,9 @@ def summary(
 ) -> Any:
     """Alla tabeller för rollens område: handläggare den egna verksamheten,
     samordnare den egna kommunen (med `compare` också län och riket,
-    röjandeskyddat), regional det egna länet och dess kommuner och nationell
-    alla, röjandeskyddat (`..` = dolt värde). Varje anrop loggas."""
+    röjandeskyddat), regional det egna länet och dess kommuner (med `compare`
+    också riket som jämförelse) och nationell alla, röjandeskyddat (`..` = dolt
+    värde). Varje anrop loggas."""
     query = _query(
         period_from, period_to, municipality, county, unit_kind, compare, municipalities, by_year
     )

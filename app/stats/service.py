@@ -8,6 +8,8 @@ Scope by role (DESIGN.md §1):
   county and the nation, which are protected (the own municipality's cells
   count as known to the coordinator, so they are never used to hide others);
 * ``regional``: the own county's municipalities and the county total, protected;
+  with ``compare`` also the nation as the comparison (a municipality of the
+  county with ``compare``: it, its county and the nation), protected;
 * ``national``: every area, protected;
 * ``admin``: nothing (no case content, not even aggregates).
 
@@ -266,10 +268,26 @@ def plan_for(session: Session, principal: Principal, query: SummaryQuery) -> Pla
             raise _forbidden()
         if query.municipality is not None and county_of()[query.municipality] != own_county:
             raise _forbidden()
-        if query.compare:
-            raise _forbidden()  # the nation is beyond a county's remit
         default_county = own_county
+        if query.compare and query.municipality is None:
+            return _regional_comparison(query, own_county)
     return _protected_plan(query, default_county)
+
+
+def _regional_comparison(query: SummaryQuery, county: str) -> Plan:
+    """A county's municipalities beside the county and the nation, protected
+    together in one release: the nation is only the comparison, cut from the
+    same protected release as every other published table."""
+    areas = [*county_areas(county, county_of()), NATION]
+    return Plan(
+        CaseFilter(query.period_from, query.period_to),
+        "protected",
+        areas,
+        None,
+        _name(("county", county)),
+        county,
+        (None, county),
+    )
 
 
 @dataclass(frozen=True)

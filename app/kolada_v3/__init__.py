@@ -1,0 +1,1 @@
+"""Kolada API v3-compatible read API (``/kolada/v3``)."""
