@@ -73,6 +73,15 @@ class _Relations:
     totals: np.ndarray
     starts: np.ndarray
     parts: np.ndarray
+    total_first: np.ndarray | None = None
+    """Where a complement is taken from the total before the parts (an area
+    with a single sibling: hiding the sibling would hide a whole area's
+    publication to protect one cell; the parent's is hidden instead)."""
+
+    def prefers_total(self) -> np.ndarray:
+        if self.total_first is None:
+            return np.zeros(len(self.totals), dtype=bool)
+        return self.total_first
 
     @staticmethod
     def concat(items: list[_Relations]) -> _Relations:
@@ -83,7 +92,8 @@ class _Relations:
         for r in items:
             starts.append(r.starts[1:] + offset)
             offset += int(r.starts[-1])
-        return _Relations(totals, np.concatenate(starts), parts)
+        first = np.concatenate([r.prefers_total() for r in items])
+        return _Relations(totals, np.concatenate(starts), parts, first)
 
 
 def _csr(group: np.ndarray, members: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -368,7 +378,7 @@ def _hierarchy(
     members, starts = _csr(rank[rel_ids], child, len(order_rel))
     totals = np.empty(len(order_rel), dtype=np.int64)
     totals[rank] = order_rel
-    return _Relations(totals, starts, members)
+    return _Relations(totals, starts, members, np.diff(starts) == 2)
 
 
 def _table_relations(table: Table, r: _Rows) -> _Relations:
@@ -460,6 +470,7 @@ def _settle_all(
     hidden = hidden_array.tolist()
     fixed = fixed_array.tolist()
     totals = rel.totals.tolist()
+    total_first = rel.prefers_total().tolist()
     starts = rel.starts.tolist()
     parts_flat = rel.parts.tolist()
     link_a = links[0].tolist()
@@ -520,7 +531,9 @@ def _settle_all(
                 if not unsafe:
                     continue
                 candidates = [p for p in parts if not hidden[p] and not fixed[p] and values[p] > 0]
-                if candidates:
+                if total_first[item] and not hidden[total] and not fixed[total]:
+                    hide(total, item)
+                elif candidates:
                     hide(min(candidates, key=lambda p: (values[p], p)), item)
                 elif not hidden[total] and not fixed[total]:
                     hide(total, item)
