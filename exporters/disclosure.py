@@ -74,9 +74,9 @@ class _Relations:
     starts: np.ndarray
     parts: np.ndarray
     total_first: np.ndarray | None = None
-    """Where a complement is taken from the total before the parts (an area
-    with a single sibling: hiding the sibling would hide a whole area's
-    publication to protect one cell; the parent's is hidden instead)."""
+    """Where a complement is taken from the total before the parts (a county
+    with a single other county: hiding it would hide a whole region's
+    count to protect one cell of another; the nation's is hidden instead)."""
 
     def prefers_total(self) -> np.ndarray:
         if self.total_first is None:
@@ -315,7 +315,12 @@ def protect_release(
             or [-1],
             dtype=np.int64,
         )
-        relations.append(_hierarchy(cell_keys, parent_area[cell_area], cell_area, n_whats))
+        # Counties with a single other county: the nation's cell is hidden
+        # rather than the other county's (a region's whole publication).
+        county = np.array([len(a) == 2 and a[0] == "county" for a in area_list] or [False])
+        relations.append(
+            _hierarchy(cell_keys, parent_area[cell_area], cell_area, n_whats, county[cell_area])
+        )
     if given and n_cells:
         whole = periods.get(())
         if whole is not None:
@@ -359,6 +364,7 @@ def _hierarchy(
     parent_of_cell: np.ndarray,
     level_of_cell: np.ndarray,
     stride: int,
+    total_first: np.ndarray | None = None,
 ) -> _Relations:
     """Parent cell = the sum of its children: the same key with the parent's
     area (or period) in place of the child's; ``stride`` is the place value
@@ -378,7 +384,10 @@ def _hierarchy(
     members, starts = _csr(rank[rel_ids], child, len(order_rel))
     totals = np.empty(len(order_rel), dtype=np.int64)
     totals[rank] = order_rel
-    return _Relations(totals, starts, members, np.diff(starts) == 2)
+    first = None
+    if total_first is not None:
+        first = (np.diff(starts) == 2) & total_first[members[starts[:-1]]]
+    return _Relations(totals, starts, members, first)
 
 
 def _table_relations(table: Table, r: _Rows) -> _Relations:
