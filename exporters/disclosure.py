@@ -279,6 +279,8 @@ def protect_release(
     mine = rows[: len(tables)]
     links_a: list[np.ndarray] = []
     links_b: list[np.ndarray] = []
+    options_n: list[np.ndarray] = [np.zeros(0, np.int64)]
+    options_big: list[np.ndarray] = [np.zeros(0, np.int64)]
     relations: list[_Relations] = []
     for table, r in zip(tables, mine, strict=True):
         kind = table.spec.kind
@@ -293,11 +295,17 @@ def protect_release(
                 r.data[table.spec.category].astype("object") != NOT_REGISTERED, dtype=bool
             )
             rest = values[r.big_idx] - values[r.n_idx]
-            small_rest = options & (rest > 0) & (rest < threshold) & ~fixed[r.n_idx]
+            small_rest = (
+                options & (values[r.n_idx] > 0) & (rest > 0) & (rest < threshold) & ~fixed[r.n_idx]
+            )
             hidden[r.n_idx[small_rest]] = True
+            options_n.append(r.n_idx[options & (values[r.n_idx] > 0)])
+            options_big.append(r.big_idx[options & (values[r.n_idx] > 0)])
         if kind in ("single", "multi") and len(r.data):
             relations.append(_table_relations(table, r))
-    for (_plain, safe), r in zip(given, rows[len(tables) :], strict=True):
+    for (plain, safe), r in zip(given, rows[len(tables) :], strict=True):
+        if plain.spec.kind in ("single", "multi") and len(r.data):
+            relations.append(_table_relations(plain, r))
         flags = safe.data.reset_index(drop=True)
         fixed[r.n_idx] = True
         fixed[r.big_idx] = True
@@ -341,7 +349,12 @@ def protect_release(
         if links_a
         else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     )
+    # What must stay uncertain: the small counts hidden so far (primary,
+    # multi-choice complements, the given publication's).
+    sensitive = hidden.copy()
+    at_most = (np.concatenate(options_n), np.concatenate(options_big))
     _settle_all(rel, links, values, hidden, fixed, threshold)
+    _audit(rel, links, at_most, values, hidden, fixed, sensitive, threshold)
 
     out = []
     for table, r in zip(tables, mine, strict=True):
@@ -418,19 +431,24 @@ def _table_relations(table: Table, r: _Rows) -> _Relations:
     per_slot: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     if spec.kind == "single":
         total = np.where(has_reg, big_idx[np.minimum(first_reg, n_rows - 1)], -1)
-        reg_rows = rows[~missing_row]
+        # A not-registered row with the categories' N is a category (the
+        # funnel's "ej registrerad" of a step).
+        reg_rows = rows[~missing_row | (big_idx == total[slots])]
         pairs = (
             np.unique(np.stack([slots[reg_rows], n_idx[reg_rows]], axis=1), axis=0)
             if len(reg_rows)
             else np.zeros((0, 2), dtype=np.int64)
         )
-        keep = pairs[:, 1] != total[pairs[:, 0]] if len(pairs) else np.zeros(0, bool)
-        pairs = pairs[keep]
+        # A category that is its own N (the funnel's first step) says nothing.
+        selfish = pairs[:, 1] == total[pairs[:, 0]] if len(pairs) else np.zeros(0, bool)
+        pairs = pairs[~np.isin(pairs[:, 0], pairs[selfish, 0])]
         sizes = np.bincount(pairs[:, 0], minlength=n_slots)
         per_slot.append((np.where(sizes > 0, total, -1), pairs[:, 0], pairs[:, 1]))
-    both = has_reg & has_missing
-    total_m = np.where(both, big_idx[np.minimum(first_missing, n_rows - 1)], -1)
     cand_a = big_idx[np.minimum(first_reg, n_rows - 1)]
+    # N + not registered = the population, where the not-registered row's N
+    # is a population (the funnel's "ej registrerad" shares its step's N).
+    both = has_reg & has_missing & (cand_a != big_idx[np.minimum(first_missing, n_rows - 1)])
+    total_m = np.where(both, big_idx[np.minimum(first_missing, n_rows - 1)], -1)
     cand_b = n_idx[np.minimum(first_missing, n_rows - 1)]
     slot_ids = np.arange(n_slots)
     m_slots = np.concatenate([slot_ids[both], slot_ids[both]])
@@ -456,6 +474,124 @@ def _table_relations(table: Table, r: _Rows) -> _Relations:
     member = np.concatenate(member_of)
     members, starts = _csr(renumber[group], member, int(exists.sum()))
     return _Relations(all_totals[exists], starts, members)
+
+
+def _intervals(
+    rel: _Relations,
+    at_most: tuple[np.ndarray, np.ndarray],
+    values: np.ndarray,
+    hidden: np.ndarray,
+) -> np.ndarray:
+    """What a reader can bound each cell to from the published cells and the
+    relations (interval propagation until nothing changes): (lo, hi) per
+    cell, hidden cells at least 1. Every value agreeing with what is
+    published lies inside, so an interval narrower than the threshold here
+    is at least as narrow for the reader."""
+    lo = np.where(hidden, 1.0, values.astype(float))
+    hi = np.where(hidden, np.inf, values.astype(float))
+    totals, parts = rel.totals, rel.parts
+    sizes = np.diff(rel.starts)
+    segment = np.repeat(np.arange(len(totals)), sizes)
+    for _round in range(64):
+        before_lo, before_hi = lo.copy(), hi.copy()
+        sum_lo = np.bincount(segment, weights=lo[parts], minlength=len(totals))
+        finite = np.isfinite(hi[parts])
+        sum_hi = np.bincount(
+            segment, weights=np.where(finite, hi[parts], 0.0), minlength=len(totals)
+        )
+        open_parts = np.bincount(segment, weights=~finite, minlength=len(totals))
+        np.maximum.at(lo, totals, sum_lo)
+        np.minimum.at(hi, totals, np.where(open_parts > 0, np.inf, sum_hi))
+        others_lo = sum_lo[segment] - lo[parts]
+        part_hi = hi[totals][segment] - others_lo
+        others_open = open_parts[segment] - ~finite
+        others_hi = sum_hi[segment] - np.where(finite, hi[parts], 0.0)
+        part_lo = np.where(others_open > 0, -np.inf, lo[totals][segment] - others_hi)
+        np.minimum.at(hi, parts, part_hi)
+        np.maximum.at(lo, parts, part_lo)
+        # A multi-choice option: n ≤ N.
+        np.minimum.at(hi, at_most[0], hi[at_most[1]])
+        np.maximum.at(lo, at_most[1], lo[at_most[0]])
+        if np.array_equal(lo, before_lo) and np.array_equal(hi, before_hi):
+            break
+    return np.stack([lo, hi])
+
+
+def _audit(
+    rel: _Relations,
+    links: tuple[np.ndarray, np.ndarray],
+    at_most: tuple[np.ndarray, np.ndarray],
+    values: np.ndarray,
+    hidden: np.ndarray,
+    fixed: np.ndarray,
+    sensitive: np.ndarray,
+    threshold: int,
+) -> None:
+    """Check the greedy result against all relations at once: a small
+    hidden count that the relations together bound to an interval narrower
+    than the threshold gets one more complement, the smallest published
+    cell within reach (relations linked through hidden cells), then the
+    relations are settled again; until none is left (or none can help)."""
+    # Within reach: the relations, and an option's n with its N.
+    reach = _Relations.concat(
+        [
+            rel,
+            _Relations(at_most[1], np.arange(len(at_most[0]) + 1, dtype=np.int64), at_most[0]),
+        ]
+    )
+    n_rel = len(reach.totals)
+    member_cells = np.concatenate([reach.totals, reach.parts])
+    member_items = np.concatenate(
+        [np.arange(n_rel), np.repeat(np.arange(n_rel), np.diff(reach.starts))]
+    ).astype(np.int64)
+    order = np.argsort(member_cells, kind="stable")
+    items_of = member_items[order]
+    bounds = np.searchsorted(member_cells[order], np.arange(len(values) + 1))
+    for _round in range(32):
+        lo, hi = _intervals(rel, at_most, values, hidden)
+        narrow_cells = sensitive & hidden & (hi - lo < threshold)
+        # An option hidden for its small complement N − n: that difference's interval.
+        rest = values[at_most[1]] - values[at_most[0]]
+        rest_width = (hi[at_most[1]] - lo[at_most[0]]) - (lo[at_most[1]] - hi[at_most[0]])
+        small_rest = (rest > 0) & (rest < threshold) & hidden[at_most[0]]
+        narrow_cells[at_most[0][small_rest & (rest_width < threshold)]] = True
+        narrow = np.flatnonzero(narrow_cells)
+        if not len(narrow):
+            return
+        chosen: set[int] = set()
+        for cell in narrow.tolist():
+            seen_cells = {cell}
+            frontier = [cell]
+            best: tuple[int, int] | None = None
+            for _depth in range(8):
+                reached: list[int] = []
+                for c in frontier:
+                    for item in items_of[bounds[c] : bounds[c + 1]].tolist():
+                        members = [
+                            int(reach.totals[item]),
+                            *reach.parts[reach.starts[item] : reach.starts[item + 1]].tolist(),
+                        ]
+                        for m in members:
+                            if m in seen_cells:
+                                continue
+                            seen_cells.add(m)
+                            if hidden[m]:
+                                reached.append(m)
+                            elif (
+                                not fixed[m]
+                                and values[m] > 0
+                                and (best is None or (int(values[m]), m) < best)
+                            ):
+                                best = (int(values[m]), m)
+                if best is not None or not reached:
+                    break
+                frontier = reached
+            if best is not None:
+                chosen.add(best[1])
+        if not chosen:
+            return
+        hidden[list(chosen)] = True
+        _settle_all(rel, links, values, hidden, fixed, threshold)
 
 
 def _settle_all(
