@@ -1,28 +1,42 @@
-"""Disclosure control: a separate last step (ACCEPTANCE D1–D3).
+"""Disclosure control (röjandeskydd): a separate last step (ACCEPTANCE D1–D4).
 
-Applied whenever the audience is outside the municipality. Counts under the
-threshold (default 7, the Öppna jämförelser rule) are hidden (*primary*
-suppression); then, so that a hidden count cannot be recovered from what is
-published, more cells are hidden (*secondary* suppression) until every
-additive relation of the table is safe:
+Applied whenever the audience is outside the municipality, to a whole
+publication at once (:func:`protect_release`): every count that appears in
+any table, area or period of the output, and ``meta.excluded``, is one
+*cell* of one store, keyed by what it counts — period, area, and the name in
+the rows' ``n_key``/``N_key`` (the set of cases: population, group, variable,
+code; see :func:`exporters.tables.name_cells`). The same count in two tables
+is one cell; different counts never share one. A table without names has
+cells of its own (its dimensions).
 
-* a single-choice table's categories add up to N, and N plus the
-  not-registered count adds up to the population;
-* with areas, the municipalities add up to their county and the counties to
-  the nation (same year, same cell);
-* a count that is published in two rows (the funnel's step bases) is one cell.
+Relations between cells (what a reader can add up):
 
-A relation is safe when none of its cells is hidden, or when at least two are
-and, while its total is published, the hidden parts leave an attacker an
-interval at least as wide as the threshold for each of them (zeros are
-published, so a hidden part is known to be ≥ 1). A multi-choice option is
-also hidden when the cases *without* it are fewer than the threshold
-(N − n). Percentages built on a hidden n or N are hidden. Cells the audience
-already knows (a coordinator's own municipality) are never hidden, and never
-chosen to protect another cell.
+* a single-choice table's categories add up to N (the funnel's "ej
+  registrerad" is a category of its step), and N plus the not-registered
+  count adds up to the population;
+* a multi-choice option's n ≤ N (and N − n is a count of its own);
+* municipalities add up to their county and counties to the nation;
+* with ``given`` (a yearly publication), the years add up to the whole
+  period as published in the given publication.
+
+*Primary* suppression hides counts 1 … threshold−1 (zeros are published, so
+a hidden count is known to be ≥ 1), and a multi-choice option whose cases
+without it (N − n) are that few. *Secondary* suppression is greedy: every
+relation must have no hidden cell or at least two, and while its total is
+published the hidden parts must leave each an interval at least as wide as
+the threshold; the complement is the smallest published part (the total
+only when no part can be; between two counties the nation's cell rather
+than the other county's). Then an *audit* bounds every small hidden count
+from all relations together (interval propagation) and gives one bounded
+narrower than the threshold one more complement — the smallest published
+cell within reach — and settles again. Percentages built on a hidden n or N
+are hidden. Cells the audience already knows (a coordinator's own
+municipality) are never hidden, and never chosen to protect another cell.
 
 A hidden value becomes ``<NA>`` with its flag set (``suppressed`` for n and
 percent, ``N_suppressed`` for N); writers show it as ``..``. Never a 0.
+``tests/unit/test_disclosure_attack.py`` attacks a release with exact
+integer bounds (see docs/compilation.md for what it checks, and the limits).
 """
 
 from __future__ import annotations
