@@ -503,9 +503,14 @@ def _intervals(
     is at least as narrow for the reader."""
     lo = np.where(hidden, 1.0, values.astype(float))
     hi = np.where(hidden, np.inf, values.astype(float))
-    totals, parts = rel.totals, rel.parts
+    # Only relations with a hidden cell can tell anything new.
     sizes = np.diff(rel.starts)
-    segment = np.repeat(np.arange(len(totals)), sizes)
+    all_segments = np.repeat(np.arange(len(rel.totals)), sizes)
+    open_rel = hidden[rel.totals].copy()
+    np.logical_or.at(open_rel, all_segments, hidden[rel.parts])
+    keep_parts = open_rel[all_segments]
+    totals, parts = rel.totals[open_rel], rel.parts[keep_parts]
+    segment = (np.cumsum(open_rel) - 1)[all_segments[keep_parts]]
     for _round in range(64):
         before_lo, before_hi = lo.copy(), hi.copy()
         sum_lo = np.bincount(segment, weights=lo[parts], minlength=len(totals))
@@ -559,8 +564,13 @@ def _audit(
         [np.arange(n_rel), np.repeat(np.arange(n_rel), np.diff(reach.starts))]
     ).astype(np.int64)
     order = np.argsort(member_cells, kind="stable")
-    items_of = member_items[order]
-    bounds = np.searchsorted(member_cells[order], np.arange(len(values) + 1))
+    items_of = member_items[order].tolist()
+    bounds = np.searchsorted(member_cells[order], np.arange(len(values) + 1)).tolist()
+    reach_totals = reach.totals.tolist()
+    reach_parts = reach.parts.tolist()
+    reach_starts = reach.starts.tolist()
+    value_list = values.tolist()
+    fixed_list = fixed.tolist()
     for _round in range(32):
         lo, hi = _intervals(rel, at_most, values, hidden)
         narrow_cells = sensitive & hidden & (hi - lo < threshold)
@@ -573,6 +583,7 @@ def _audit(
         if not len(narrow):
             return
         chosen: set[int] = set()
+        hidden_list = hidden.tolist()
         for cell in narrow.tolist():
             seen_cells = {cell}
             frontier = [cell]
@@ -580,23 +591,23 @@ def _audit(
             for _depth in range(8):
                 reached: list[int] = []
                 for c in frontier:
-                    for item in items_of[bounds[c] : bounds[c + 1]].tolist():
+                    for item in items_of[bounds[c] : bounds[c + 1]]:
                         members = [
-                            int(reach.totals[item]),
-                            *reach.parts[reach.starts[item] : reach.starts[item + 1]].tolist(),
+                            reach_totals[item],
+                            *reach_parts[reach_starts[item] : reach_starts[item + 1]],
                         ]
                         for m in members:
                             if m in seen_cells:
                                 continue
                             seen_cells.add(m)
-                            if hidden[m]:
+                            if hidden_list[m]:
                                 reached.append(m)
                             elif (
-                                not fixed[m]
-                                and values[m] > 0
-                                and (best is None or (int(values[m]), m) < best)
+                                not fixed_list[m]
+                                and value_list[m] > 0
+                                and (best is None or (value_list[m], m) < best)
                             ):
-                                best = (int(values[m]), m)
+                                best = (value_list[m], m)
                 if best is not None or not reached:
                     break
                 frontier = reached
@@ -604,8 +615,9 @@ def _audit(
                 chosen.add(best[1])
         if not chosen:
             return
-        hidden[list(chosen)] = True
-        _settle_all(rel, links, values, hidden, fixed, threshold)
+        added = np.array(sorted(chosen), dtype=np.int64)
+        hidden[added] = True
+        _settle_all(rel, links, values, hidden, fixed, threshold, added)
 
 
 def _settle_all(
@@ -615,6 +627,7 @@ def _settle_all(
     hidden_array: np.ndarray,
     fixed_array: np.ndarray,
     threshold: int,
+    changed: np.ndarray | None = None,
 ) -> None:
     """Settle every relation until all are safe, in passes over the relations
     in order and then the links (a mean's n and N are hidden together).
@@ -651,7 +664,8 @@ def _settle_all(
 
     # Pass 1 checks what could be unsafe: items with a hidden cell, unequal links.
     touched = np.zeros(n_rel + n_links, dtype=bool)
-    hidden_cells = np.flatnonzero(hidden_array)
+    # (``changed``: only these cells were hidden since the last settle.)
+    hidden_cells = np.flatnonzero(hidden_array) if changed is None else changed
     if len(hidden_cells):
         mask = np.isin(member_cells, hidden_cells)
         touched[member_items[mask]] = True
