@@ -19,10 +19,11 @@ import pandas as pd
 from exporters.codebook import Label
 
 RESULTS = Label("Resultat", "Results")
-TableKind = Literal["single", "multi", "mean"]
+TableKind = Literal["single", "multi", "mean", "count"]
 """single: the categories of ``spec.category`` add up to N (a relation
 disclosure control protects); multi: several options per case, each n ≤ N;
-mean: ``n`` is a sum over the N cases and ``mean`` = n / N."""
+mean: ``n`` is a sum over the N cases and ``mean`` = n / N; count: counts
+that add up to nothing within the table (``meta.excluded``), N = n."""
 ChartKind = Literal["columns", "bars", "pie", "none"]
 ChartValue = Literal["percent", "count", "mean"]
 ChartSort = Literal["catalogue", "descending"]

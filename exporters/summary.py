@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from exporters.codebook import Codebook, Label
 from exporters.compare import parents, rollup, select_areas
 from exporters.definitions import DEFAULT_DEFINITIONS, Definitions
-from exporters.disclosure import DEFAULT_THRESHOLD, Area, combine_years, protect
-from exporters.spec import Table
+from exporters.disclosure import DEFAULT_THRESHOLD, Area, protect_release
+from exporters.spec import Table, TableSpec
 from exporters.tables import build_tables
 
 Mode = Literal["internal", "protected"]
@@ -71,12 +72,12 @@ def compile_tables(
     """Tables for one audience.
 
     ``internal`` without ``areas``: the frame as given, no suppression (the
-    municipality's own staff). Otherwise the frame is tabulated per year and
-    municipality, added up to counties and the nation, protected as one
-    hierarchy (cells of ``known_municipality`` count as known to the audience
-    and are never hidden; in ``internal`` mode only that municipality is
-    exempt, everything else is protected), and ``areas`` are picked out.
-    Without ``by_year`` the years are combined after protection.
+    municipality's own staff). Otherwise the frame is tabulated per
+    municipality (and year, with ``by_year``), added up to counties and the
+    nation, protected as one publication (cells of ``known_municipality``
+    count as known to the audience and are never hidden; in ``internal`` mode
+    only that municipality is exempt, everything else is protected), and
+    ``areas`` are picked out.
     """
     if mode == "internal" and areas is None:
         by = ("year",) if by_year else ()
@@ -93,7 +94,81 @@ def compile_tables(
         by_year=by_year,
         table_ids=table_ids,
     )
-    return [select_areas(table, areas) for table in release]
+    return [select_areas(table, areas) for table in release.tables]
+
+
+EXCLUDED = TableSpec(
+    "excluded",
+    Label("Exkluderade ärenden", "Excluded cases"),
+    None,
+    Label("Exkluderade ärenden", "Excluded cases"),
+    "count",
+    ("reason",),
+    "reason",
+)
+"""``meta.excluded`` as a table: excluded cases per area and reason."""
+
+
+@dataclass(frozen=True)
+class ProtectedRelease:
+    """Every table for every area, protected as one publication, and the
+    excluded cases per area and reason (``meta.excluded``) in the same store."""
+
+    tables: list[Table]
+    excluded: Table | None = None
+
+    def excluded_in(self, area: Area) -> dict[str, int | None]:
+        """Excluded cases of one area by reason (reasons with cases; None = hidden)."""
+        if self.excluded is None:
+            return {}
+        data = self.excluded.data
+        rows = data[
+            (data["area_level"].astype(str) == area[0]) & (data["area_code"].astype(str) == area[1])
+        ]
+        out: dict[str, int | None] = {}
+        for reason, n, hidden, true in zip(
+            rows["reason"].astype(str),
+            rows["n"],
+            rows["suppressed"],
+            rows["_count"],
+            strict=True,
+        ):
+            if int(true) > 0:
+                out[reason] = None if bool(hidden) else int(n)
+        return out
+
+
+def exclusion_table(excluded_cases: pd.DataFrame, municipalities: Sequence[str]) -> Table:
+    """Excluded cases per municipality and reason, every reason in every
+    municipality (zeros included), named ``excluded:<reason>``."""
+    reasons = sorted({str(r) for r in excluded_cases["reason"]})
+    munis = list(municipalities)
+    counts = (
+        excluded_cases.groupby(["municipality_code", "reason"]).size()
+        if len(excluded_cases)
+        else pd.Series(dtype="int64")
+    )
+    index = pd.MultiIndex.from_product([munis, reasons], names=["municipality_code", "reason"])
+    n = (
+        counts.reindex(index, fill_value=0).to_numpy(dtype="int64")
+        if reasons
+        else np.zeros(0, dtype=np.int64)
+    )
+    data = pd.DataFrame(
+        {
+            "municipality_code": pd.Categorical(
+                [m for m in munis for _r in reasons], categories=munis
+            ),
+            "reason": pd.Categorical([r for _m in munis for r in reasons], categories=reasons),
+            "n": pd.array(n, dtype="Int64"),
+        }
+    )
+    data["N"] = data["n"]
+    data["percent"] = pd.array([pd.NA] * len(data), dtype="Float64")
+    names = [f"excluded:{r}" for r in reasons]
+    data["n_key"] = pd.Categorical([f"excluded:{r}" for r in data["reason"]], categories=names)
+    data["N_key"] = data["n_key"]
+    return Table(EXCLUDED, data, by=("municipality_code",))
 
 
 def protected_release(
@@ -106,35 +181,68 @@ def protected_release(
     known_municipality: str | None = None,
     by_year: bool = False,
     table_ids: Sequence[str] | None = None,
-) -> list[Table]:
+    excluded_cases: pd.DataFrame | None = None,
+) -> ProtectedRelease:
     """Every table for every area (municipalities, counties, the nation),
-    protected as one hierarchy: the release that any selection of areas is
-    cut from (:func:`exporters.compare.select_areas`)."""
+    protected as one publication: the release that any selection of areas is
+    cut from (:func:`exporters.compare.select_areas`).
+
+    The whole period is protected first; with ``by_year`` the years are then
+    protected with the whole period's cells fixed as published there, so
+    that the yearly and the whole-period publications cannot be combined.
+    """
     hierarchy = parents(county_of)
     own = ("municipality", known_municipality) if known_municipality else None
 
     def known(area: Area) -> bool:
         return own is not None and area == own
 
+    munis = sorted(
+        {str(m) for m in frame["municipality_code"]}
+        | (
+            {str(m) for m in excluded_cases["municipality_code"]}
+            if excluded_cases is not None
+            else set()
+        )
+    )
     # Categoricals, so that a table built from a subset of the cases (a group,
     # the top group) still has a block for every year and municipality: rollup
     # needs complete, identically ordered blocks.
     frame = frame.assign(
         year=pd.Categorical(frame["year"]),
-        municipality_code=pd.Categorical(frame["municipality_code"]),
+        municipality_code=pd.Categorical(frame["municipality_code"].astype(str), categories=munis),
     )
-    out = []
-    for table in build_tables(
-        frame, codebook, definitions, ("year", "municipality_code"), table_ids
-    ):
-        rolled = rollup(table, county_of)
-        safe = protect(rolled, threshold, parents=hierarchy, known=known)
-        out.append(safe if by_year else combine_years(safe))
-    return out
+
+    def tabulate(by: tuple[str, ...]) -> list[Table]:
+        built = build_tables(frame, codebook, definitions, by, table_ids, cell_keys=True)
+        return [rollup(table, county_of) for table in built]
+
+    whole = tabulate(("municipality_code",))
+    exclusions = None
+    if excluded_cases is not None:
+        exclusions = rollup(exclusion_table(excluded_cases, munis), county_of)
+        whole.append(exclusions)
+    safe = protect_release(whole, threshold, parents=hierarchy, known=known)
+    safe_exclusions = None
+    if exclusions is not None:
+        last = safe.pop()
+        safe_exclusions = last.with_data(last.data.assign(_count=exclusions.data["n"].to_numpy()))
+        whole.pop()
+    if not by_year:
+        return ProtectedRelease(safe, safe_exclusions)
+    yearly = protect_release(
+        tabulate(("year", "municipality_code")),
+        threshold,
+        parents=hierarchy,
+        known=known,
+        given=list(zip(whole, safe, strict=True)),
+    )
+    return ProtectedRelease(yearly, safe_exclusions)
 
 
 def hide_small(count: int, threshold: int, protected: bool) -> int | None:
-    """A single published count (cases, exclusions) under the same rule."""
+    """A single published count under the primary rule only (the national
+    hub's meta; a release's ``meta.excluded`` comes from its cell store)."""
     if protected and 0 < count < threshold:
         return None
     return count

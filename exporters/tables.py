@@ -386,6 +386,72 @@ def group_label(cb: Codebook, group: GroupDef) -> Label:
     return Label(f"{info.label.sv}: {sv}", f"{info.label.en}: {en}")
 
 
+# --- What a count counts (cell names for disclosure control) -------------------
+
+POPULATION_ATOMS: dict[str, frozenset[str]] = {
+    "all": frozenset(),
+    "closed": frozenset({"flag:is_closed"}),
+    "closed_with_reason": frozenset({"flag:is_closed", "flag:has_closing_reason"}),
+    "has_intervention": frozenset({"flag:has_intervention"}),
+    "has_survey": frozenset({"flag:has_survey"}),
+    "risk_assessed": frozenset({"flag:risk_assessed"}),
+}
+"""A population as the conditions its cases meet, so that the same set of
+cases has the same name in every table (a funnel step and a table's base)."""
+
+Atoms = frozenset[str]
+
+
+def population_atoms(name: str) -> Atoms:
+    return POPULATION_ATOMS.get(name, frozenset({f"population:{name}"}))
+
+
+def condition_atom(cond: Condition) -> str:
+    if cond.codes:
+        codes = ",".join(str(c) for c in cond.codes)
+        return f"{cond.column}{'∉' if cond.negate else '∈'}[{codes}]"
+    return f"{'¬' if cond.negate else ''}flag:{cond.column}"
+
+
+def cell_name(atoms: Atoms) -> str:
+    """A count's name: the conditions its cases meet, sorted ("*": every case)."""
+    return "&".join(sorted(atoms)) or "*"
+
+
+def name_cells(
+    data: pd.DataFrame,
+    dims: Sequence[str],
+    n_atoms: Any,
+    big_atoms: Any,
+) -> pd.DataFrame:
+    """``data`` with ``n_key`` and ``N_key``: each row's counts named by
+    ``n_atoms(values)`` / ``big_atoms(values)`` (``values``: the row's
+    dimension values as strings), computed once per distinct combination."""
+    parts = [_factorised(data[d].astype("category")) for d in dims]
+    key = np.zeros(len(data), dtype=np.int64)
+    for codes, level, _categorical in parts:
+        key = key * (len(level) + 1) + (codes + 1)
+    found, uniques = pd.factorize(key, sort=False)
+    first = np.full(len(uniques), len(data), dtype=np.int64)
+    np.minimum.at(first, found, np.arange(len(data)))
+    n_names, big_names = [], []
+    for row in first.tolist():
+        values = {d: str(data[d].iat[row]) for d in dims}
+        n_names.append(cell_name(n_atoms(values)))
+        big_names.append(cell_name(big_atoms(values)))
+    out = data.copy()
+    for column, names in (("n_key", n_names), ("N_key", big_names)):
+        categories, codes = np.unique(np.array(names, dtype=object), return_inverse=True)
+        out[column] = pd.Categorical.from_codes(
+            np.asarray(codes, dtype=np.int64)[found], categories=pd.Index(list(categories))
+        )
+    return out
+
+
+def _dims_atoms(values: Mapping[str, str], dims: Sequence[str]) -> Atoms:
+    return frozenset(f"{d}={values[d]}" for d in dims)
+
+
 # --- The frame as arrays, for one call -------------------------------------------
 
 
@@ -398,6 +464,8 @@ class Source:
     codebook: Codebook
     definitions: Definitions
     by: tuple[str, ...]
+    cell_keys: bool = False
+    """Name every count by what it counts (``n_key``/``N_key``, for disclosure control)."""
     _codes: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
     _flags: dict[str, np.ndarray] = field(default_factory=dict)
     _by: list[tuple[np.ndarray, pd.Index, bool]] | None = None
@@ -634,11 +702,28 @@ def _counts(src: Source, d: TableDef) -> Table:
                 src.df[rule[0]].astype("object").isin(list(rule[1])), dtype=bool
             )
     groups = _extended(src, src.groups(member), c, labels, dim_labels)
+    own_groups = [name for name in groups.names if name not in src.by]
+    base = population_atoms(c.get("population", "all"))
+    if c.get("skip_logic"):
+        base = base | {f"applies:{(c.get('values') or c.get('options') or {})['variable']}"}
     if "values" in c:
         v = _values(src, c["values"])
         data = _single(groups, member, v.codes, v.keys, v.dim, v.not_registered)
         labels[v.dim] = v.labels
         dim_labels[v.dim] = v.dim_label
+        if src.cell_keys:
+            known_code = f"{v.dim}∈[{','.join(v.keys)}]"
+
+            def single_n(values: Mapping[str, str]) -> Atoms:
+                code = values[v.dim]
+                own = f"¬{known_code}" if code == NOT_REGISTERED else f"{v.dim}={code}"
+                return base | _dims_atoms(values, own_groups) | {own}
+
+            def single_big(values: Mapping[str, str]) -> Atoms:
+                reg = set() if values[v.dim] == NOT_REGISTERED else {known_code}
+                return base | _dims_atoms(values, own_groups) | reg
+
+            data = name_cells(data, [*own_groups, v.dim], single_n, single_big)
     else:
         options = c["options"]
         key = options["variable"]
@@ -652,6 +737,24 @@ def _counts(src: Source, d: TableDef) -> Table:
         data = _multi(groups, member, indicators, registered, key, nr)
         labels[key] = option_labels(cb, key, with_missing=nr)
         dim_labels[key] = cb[key].label
+        if src.cell_keys:
+            reg_atoms = (
+                population_atoms(options["registered"])
+                if "registered" in options
+                else frozenset({f"registered:{key}"})
+            )
+            unreg = frozenset({"¬(" + cell_name(reg_atoms) + ")"})
+
+            def multi_n(values: Mapping[str, str]) -> Atoms:
+                code = values[key]
+                own = unreg if code == NOT_REGISTERED else reg_atoms | {f"{key}∋{code}"}
+                return base | _dims_atoms(values, own_groups) | own
+
+            def multi_big(values: Mapping[str, str]) -> Atoms:
+                reg = frozenset() if values[key] == NOT_REGISTERED else reg_atoms
+                return base | _dims_atoms(values, own_groups) | reg
+
+            data = name_cells(data, [*own_groups, key], multi_n, multi_big)
     return Table(d.spec, data, labels, dim_labels, src.by)
 
 
@@ -660,7 +763,6 @@ def _funnel(src: Source, d: TableDef) -> Table:
     steps = d.compute["steps"]
     closed = src.population("closed")
     everyone = src.population("all")
-    bases = {"cases": "aktualiserad", "closed": "avslutad"}
     for step in steps:
         member = everyone if step["base"] == "cases" else closed
         flag = everyone if step.get("flag") is None else src.flag(step["flag"])
@@ -668,8 +770,13 @@ def _funnel(src: Source, d: TableDef) -> Table:
         data = _single(
             src.groups(member), member, codes, [REGISTERED, NOT_REGISTERED], "registered", False
         )
-        data["n_key"] = [f"{step['key']}:{r}" for r in data["registered"].astype(str)]
-        data["N_key"] = f"{bases[step['base']]}:{REGISTERED}"
+        base = frozenset() if step["base"] == "cases" else population_atoms("closed")
+        flag = step.get("flag")
+        yes = base | ({f"flag:{flag}"} if flag else set())
+        no = base | {f"¬flag:{flag}" if flag else "∅"}
+        names = {REGISTERED: cell_name(yes), NOT_REGISTERED: cell_name(no)}
+        data["n_key"] = [names[r] for r in data["registered"].astype(str)]
+        data["N_key"] = cell_name(base)
         parts.append((step["key"], data))
     data = stack_groups(parts, "step", src.by)
     labels = {
@@ -699,6 +806,21 @@ def _interventions_per_case(src: Source, d: TableDef) -> Table:
         parts.append((group.key, _mean(src.groups(member), member, measures, "measure")))
         labels[group.key] = group_label(src.codebook, group)
     data = stack_groups(parts, "group", src.by)
+    if src.cell_keys:
+        everyone = population_atoms(c.get("population", "all"))
+        conditions = {
+            g.key: frozenset() if g.condition is None else frozenset({condition_atom(g.condition)})
+            for g in groups
+        }
+        columns = {k: m["column"] for k, m in c["measures"].items()}
+
+        def ipc_big(values: Mapping[str, str]) -> Atoms:
+            return everyone | conditions[values["group"]]
+
+        def ipc_n(values: Mapping[str, str]) -> Atoms:
+            return ipc_big(values) | {f"Σ{columns[values['measure']]}"}
+
+        data = name_cells(data, ["group", "measure"], ipc_n, ipc_big)
     measure_labels = {k: label(m["label"], f"measures.{k}") for k, m in c["measures"].items()}
     return Table(d.spec, data, {"group": labels, "measure": measure_labels}, _dim_labels(d), src.by)
 
@@ -719,6 +841,20 @@ def _means(src: Source, d: TableDef) -> Table:
     groups = _extended(src, src.groups(member), c, labels, dim_labels)
     data = _mean(groups, member, {k: np.nan_to_num(v) for k, v in measures.items()}, "measure")
     labels["measure"] = {k: label(m["label"], f"measures.{k}") for k, m in c["measures"].items()}
+    if src.cell_keys:
+        own_groups = [name for name in groups.names if name not in src.by]
+        columns = {k: m["column"] for k, m in c["measures"].items()}
+        base = population_atoms(c.get("population", "all")) | {
+            f"known:{column}" for column in columns.values()
+        }
+
+        def means_big(values: Mapping[str, str]) -> Atoms:
+            return base | _dims_atoms(values, own_groups)
+
+        def means_n(values: Mapping[str, str]) -> Atoms:
+            return means_big(values) | {f"Σ{columns[values['measure']]}"}
+
+        data = name_cells(data, [*own_groups, "measure"], means_n, means_big)
     return Table(d.spec, data, labels, dim_labels, src.by)
 
 
@@ -738,6 +874,21 @@ def _top_group_profile(src: Source, d: TableDef) -> Table:
         parts.append((indicator.key, stack_groups(pieces, "group", src.by)))
         labels[indicator.key] = group_label(src.codebook, indicator)
     data = stack_groups(parts, "indicator", src.by)
+    if src.cell_keys:
+        hits = {
+            i.key: condition_atom(i.condition)
+            for i in getattr(src.definitions, c["indicators"])
+            if i.condition is not None
+        }
+        group_atoms = {"top": frozenset({"flag:is_top_group"}), "all": frozenset()}
+
+        def profile_big(values: Mapping[str, str]) -> Atoms:
+            return group_atoms[values["group"]] | {f"registered({hits[values['indicator']]})"}
+
+        def profile_n(values: Mapping[str, str]) -> Atoms:
+            return profile_big(values) | {hits[values["indicator"]]}
+
+        data = name_cells(data, ["indicator", "group"], profile_n, profile_big)
     group_labels = {k: label(v, f"group_labels.{k}") for k, v in c["group_labels"].items()}
     return Table(d.spec, data, {"indicator": labels, "group": group_labels}, _dim_labels(d), src.by)
 
@@ -756,6 +907,21 @@ def _duration_by_closing_reason(src: Source, d: TableDef) -> Table:
         "duration_bin", src.restricted("duration_bin", bins), pd.Index(bins)
     )
     data = _single(groups, member, codes, [*main, OTHER], "closing_reason", False)
+    if src.cell_keys:
+        base = population_atoms(c.get("population", "all"))
+        registered = "closing_reason∈[*]"
+
+        def reason_big(values: Mapping[str, str]) -> Atoms:
+            return base | {f"duration_bin={values['duration_bin']}", registered}
+
+        def reason_n(values: Mapping[str, str]) -> Atoms:
+            code = values["closing_reason"]
+            own = (
+                f"closing_reason∉[{','.join(main)}]" if code == OTHER else f"closing_reason={code}"
+            )
+            return reason_big(values) | {own}
+
+        data = name_cells(data, ["duration_bin", "closing_reason"], reason_n, reason_big)
     reason_labels = {k: cb.label("closing_reason", int(k)) for k in main}
     reason_labels[OTHER] = label(c["other_label"], "other_label")
     template = label(c["bin_label"], "bin_label")
@@ -795,11 +961,16 @@ def build_tables(
     definitions: Definitions = DEFAULT_DEFINITIONS,
     by: Sequence[str] = (),
     ids: Sequence[str] | None = None,
+    *,
+    cell_keys: bool = False,
 ) -> list[Table]:
-    """Every table of the national summary (or those of ``ids``), in report order."""
+    """Every table of the national summary (or those of ``ids``), in report order.
+
+    ``cell_keys``: name each row's counts (``n_key``, ``N_key``) by what they
+    count, for disclosure control of the tables together."""
     tables = catalogue_of(codebook)
     chosen = tables.ids() if ids is None else list(ids)
-    src = Source(frame, codebook, definitions, tuple(by))
+    src = Source(frame, codebook, definitions, tuple(by), cell_keys)
     return [RULES[tables[i].rule](src, tables[i]) for i in chosen]
 
 

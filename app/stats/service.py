@@ -52,7 +52,14 @@ from exporters.compare import (
 from exporters.disclosure import Area
 from exporters.frame import AnalysisFrame
 from exporters.spec import Table
-from exporters.summary import Mode, Summary, compile_tables, hide_small, protected_release
+from exporters.summary import (
+    Mode,
+    ProtectedRelease,
+    Summary,
+    compile_tables,
+    hide_small,
+    protected_release,
+)
 
 EXPORT_ACTION = "export.summary"
 ROLES = ("caseworker", "coordinator", "regional", "national")
@@ -299,6 +306,8 @@ class Release:
     """Per table: the row positions of each area (:func:`area_positions`)."""
     analysis: AnalysisFrame
     """Its exclusions (the frame itself is not kept)."""
+    protected: ProtectedRelease
+    """The protected release, with ``meta.excluded`` per area in the same cell store."""
 
     selected: dict[tuple[Area, ...], list[Table]] = field(default_factory=dict)
     """Selections already cut (the same county asked again is not cut again)."""
@@ -381,10 +390,11 @@ def _release(
         known_municipality=plan.known_municipality,
         by_year=by_year,
         table_ids=table_ids,
+        excluded_cases=analysis.excluded_cases,
     )
     # Only what a summary reads besides the tables: the exclusions.
     kept = replace(analysis, frame=analysis.frame.iloc[:0])
-    made = Release(release, [area_positions(t) for t in release], kept)
+    made = Release(release.tables, [area_positions(t) for t in release.tables], kept, release)
     RELEASES.put(key, made)
     return made
 
@@ -407,6 +417,7 @@ def build_summary(
     codebook = codebook_from_catalogue(catalogue)
     protected = plan.mode == "protected" or plan.areas is not None
     table_ids = None if query.tables is None else sorted({*query.tables, "funnel"})
+    protected_excluded: dict[str, int | None] = {}
     if plan.areas is None:
         analysis = load_frame(session, catalogue, plan.where, ids=False)
         tables = compile_tables(
@@ -421,6 +432,7 @@ def build_summary(
         release = _release(session, catalogue, plan, query.by_year, table_ids, threshold)
         analysis = release.analysis
         tables = release.select(plan.areas)
+        protected_excluded = release.protected.excluded_in(plan.areas[0])
     funnel = next(t for t in tables if t.id == "funnel").data
     first_rows = funnel
     if "area_code" in funnel.columns and plan.areas:
@@ -431,14 +443,12 @@ def build_summary(
     ]
     hidden = bool(opened["suppressed"].any()) if "suppressed" in opened.columns else False
     n_cases = None if hidden else int(opened["n"].astype("Int64").fillna(0).sum())
-    municipality, county = plan.excluded_in
-    exclusions = (
-        analysis.excluded_in(municipality, county)
-        if plan.areas is not None
-        else dict(analysis.excluded)
-    )
-    own_only = plan.mode == "internal"
-    excluded = {r: hide_small(c, threshold, not own_only) for r, c in exclusions.items()}
+    if plan.areas is not None:
+        # Cells of the protected release, secondary suppression included.
+        excluded = protected_excluded
+    else:
+        own_only = plan.mode == "internal"
+        excluded = {r: hide_small(c, threshold, not own_only) for r, c in analysis.excluded.items()}
     if query.tables is not None:
         tables = [t for t in tables if t.id in query.tables]
     names = {area: _name(area).sv for area in (plan.areas or [])}
