@@ -16,8 +16,8 @@ Relations between cells (what a reader can add up):
   count adds up to the population;
 * a multi-choice option's n ≤ N (and N − n is a count of its own);
 * municipalities add up to their county and counties to the nation;
-* with ``given`` (a yearly publication), the years add up to the whole
-  period as published in the given publication.
+* with tables of the whole period and of its years in one publication,
+  the years add up to the whole period.
 
 *Primary* suppression hides counts 1 … threshold−1 (zeros are published, so
 a hidden count is known to be ≥ 1), and a multi-choice option whose cases
@@ -206,26 +206,22 @@ def protect_release(
     *,
     parents: Mapping[Area, Area] | None = None,
     known: Callable[[Area], bool] | None = None,
-    given: Sequence[tuple[Table, Table]] = (),
 ) -> list[Table]:
     """Protect the tables of one publication together; returns new tables.
 
     ``parents``: the area hierarchy (child -> parent) for tables with
     ``area_level``/``area_code`` columns (:func:`exporters.compare.rollup`).
     ``known``: areas whose cells the audience knows anyway (never hidden).
-    ``given``: another publication's tables, as (plain, protected) pairs,
-    whose cells are fixed as published there; their periods are the sums of
-    this publication's (years -> the whole period), so that the two cannot
-    be combined to reveal a cell of either.
+    Tables of the whole period (no period column) and of its years (a
+    ``year`` in ``by``) are related: the years add up to the whole period.
     """
     if threshold < 1:
         raise ValueError("threshold must be at least 1")
     areas: dict[tuple[str, ...], int] = {}
     periods: dict[tuple[str, ...], int] = {}
     whats: dict[object, int] = {}
-    entries = [*((t, None) for t in tables), *((plain, safe) for plain, safe in given)]
     rows: list[_Rows] = []
-    for number, (table, _safe) in enumerate(entries):
+    for number, table in enumerate(tables):
         data = table.data.reset_index(drop=True)
         has_area = "area_level" in data.columns and "area_code" in data.columns
         area = _index(data, ["area_level", "area_code"] if has_area else [], areas)
@@ -290,13 +286,12 @@ def protect_release(
     cell_period = cell_keys // (n_whats * n_areas)
     fixed = area_known[cell_area]
     hidden = (values > 0) & (values < threshold) & ~fixed
-    mine = rows[: len(tables)]
     links_a: list[np.ndarray] = []
     links_b: list[np.ndarray] = []
     options_n: list[np.ndarray] = [np.zeros(0, np.int64)]
     options_big: list[np.ndarray] = [np.zeros(0, np.int64)]
     relations: list[_Relations] = []
-    for table, r in zip(tables, mine, strict=True):
+    for table, r in zip(tables, rows, strict=True):
         kind = table.spec.kind
         if kind == "mean":
             # n is a sum over the N cases, not a count of people: only N is
@@ -317,14 +312,6 @@ def protect_release(
             options_big.append(r.big_idx[options & (values[r.n_idx] > 0)])
         if kind in ("single", "multi") and len(r.data):
             relations.append(_table_relations(table, r))
-    for (plain, safe), r in zip(given, rows[len(tables) :], strict=True):
-        if plain.spec.kind in ("single", "multi") and len(r.data):
-            relations.append(_table_relations(plain, r))
-        flags = safe.data.reset_index(drop=True)
-        fixed[r.n_idx] = True
-        fixed[r.big_idx] = True
-        hidden[r.n_idx] = flags["suppressed"].to_numpy(dtype=bool)
-        hidden[r.big_idx] = flags["N_suppressed"].to_numpy(dtype=bool)
     if parents is not None and n_cells:
         index = {a: i for i, a in enumerate(area_list)}
         parent_area = np.array(
@@ -343,7 +330,7 @@ def protect_release(
         relations.append(
             _hierarchy(cell_keys, parent_area[cell_area], cell_area, n_whats, county[cell_area])
         )
-    if given and n_cells:
+    if len(periods) > 1 and n_cells:
         whole = periods.get(())
         if whole is not None:
             parent_period = np.array(
@@ -364,14 +351,14 @@ def protect_release(
         else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     )
     # What must stay uncertain: the small counts hidden so far (primary,
-    # multi-choice complements, the given publication's).
+    # multi-choice complements).
     sensitive = hidden.copy()
     at_most = (np.concatenate(options_n), np.concatenate(options_big))
     _settle_all(rel, links, values, hidden, fixed, threshold)
     _audit(rel, links, at_most, values, hidden, fixed, sensitive, threshold)
 
     out = []
-    for table, r in zip(tables, mine, strict=True):
+    for table, r in zip(tables, rows, strict=True):
         data = r.data.copy()
         n_hidden = hidden[r.n_idx]
         big_hidden = hidden[r.big_idx]

@@ -187,9 +187,11 @@ def protected_release(
     protected as one publication: the release that any selection of areas is
     cut from (:func:`exporters.compare.select_areas`).
 
-    The whole period is protected first; with ``by_year`` the years are then
-    protected with the whole period's cells fixed as published there, so
-    that the yearly and the whole-period publications cannot be combined.
+    A period of more than one year is protected together with its years,
+    as one store (the years add up to the whole period), whether the output
+    shows the whole period or the years: the two outputs are cut from the
+    same protection, so that they cannot be combined to reveal a cell of
+    either.
     """
     hierarchy = parents(county_of)
     own = ("municipality", known_municipality) if known_municipality else None
@@ -222,22 +224,15 @@ def protected_release(
     if excluded_cases is not None:
         exclusions = rollup(exclusion_table(excluded_cases, munis), county_of)
         whole.append(exclusions)
-    safe = protect_release(whole, threshold, parents=hierarchy, known=known)
+    several_years = frame["year"].nunique() > 1
+    yearly = tabulate(("year", "municipality_code")) if by_year or several_years else []
+    safe = protect_release([*whole, *yearly], threshold, parents=hierarchy, known=known)
+    safe_whole, safe_yearly = safe[: len(whole)], safe[len(whole) :]
     safe_exclusions = None
     if exclusions is not None:
-        last = safe.pop()
+        last = safe_whole.pop()
         safe_exclusions = last.with_data(last.data.assign(_count=exclusions.data["n"].to_numpy()))
-        whole.pop()
-    if not by_year:
-        return ProtectedRelease(safe, safe_exclusions)
-    yearly = protect_release(
-        tabulate(("year", "municipality_code")),
-        threshold,
-        parents=hierarchy,
-        known=known,
-        given=list(zip(whole, safe, strict=True)),
-    )
-    return ProtectedRelease(yearly, safe_exclusions)
+    return ProtectedRelease(safe_yearly if by_year else safe_whole, safe_exclusions)
 
 
 def hide_small(count: int, threshold: int, protected: bool) -> int | None:
