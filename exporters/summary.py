@@ -187,11 +187,11 @@ def protected_release(
     protected as one publication: the release that any selection of areas is
     cut from (:func:`exporters.compare.select_areas`).
 
-    A period of more than one year is protected together with its years,
-    as one store (the years add up to the whole period), whether the output
-    shows the whole period or the years: the two outputs are cut from the
-    same protection, so that they cannot be combined to reveal a cell of
-    either.
+    With ``by_year`` the output shows the years of a period that the
+    whole-period output shows too: the years are protected together with the
+    whole period as one store (the years add up to the whole period). Its
+    whole-period cells are not part of this output; they only make sure that
+    the years cannot be combined with the whole period's totals.
     """
     hierarchy = parents(county_of)
     own = ("municipality", known_municipality) if known_municipality else None
@@ -224,8 +224,7 @@ def protected_release(
     if excluded_cases is not None:
         exclusions = rollup(exclusion_table(excluded_cases, munis), county_of)
         whole.append(exclusions)
-    several_years = frame["year"].nunique() > 1
-    yearly = tabulate(("year", "municipality_code")) if by_year or several_years else []
+    yearly = tabulate(("year", "municipality_code")) if by_year else []
     safe = protect_release([*whole, *yearly], threshold, parents=hierarchy, known=known)
     safe_whole, safe_yearly = safe[: len(whole)], safe[len(whole) :]
     safe_exclusions = None
