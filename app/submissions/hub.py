@@ -37,7 +37,7 @@ from app.submissions import layout
 from app.submissions.sealing import SealError, is_sealed, open_sealed
 from app.submissions.verify import PackageRejected, VerifiedPackage, verify
 from exporters.codebook import Label
-from exporters.compare import NATION, area_labels, comparison_areas, county_areas
+from exporters.compare import NATION, area_labels, comparison_areas, county_areas, select_areas
 from exporters.disclosure import Area
 from exporters.frame import (
     INTERVENTION_COLUMNS,
@@ -47,7 +47,7 @@ from exporters.frame import (
     RawData,
     build_frame,
 )
-from exporters.summary import Summary, compile_tables, hide_small
+from exporters.summary import Summary, protected_release
 
 RECEIVED = "submission.received"
 RESENT = "submission.resent"
@@ -478,7 +478,6 @@ def compile_period(
             )
         areas = comparison_areas(own, None, county_of)
         known = own
-        mode = "internal"
         scope = own
     elif principal.role == "national":
         if query.municipality is not None and query.municipality not in municipalities():
@@ -493,7 +492,6 @@ def compile_period(
             areas = county_areas(query.county, county_of)
         else:
             areas = [NATION, *(("county", c) for c in sorted(counties()))]
-        mode = "protected"
         scope = query.municipality or query.county or "SE"
     else:
         raise Forbidden(
@@ -502,15 +500,17 @@ def compile_period(
         )
     analysis = hub_frame(session, catalogue, query.period)
     codebook = codebook_from_catalogue(catalogue)
-    tables = compile_tables(
+    # Both audiences get the release with its exclusions in one cell store;
+    # a coordinator's own municipality is known (never hidden).
+    release = protected_release(
         analysis.frame,
         codebook,
-        mode=mode,  # type: ignore[arg-type]
         threshold=threshold,
         county_of=county_of,
-        areas=areas,
         known_municipality=known,
+        excluded_cases=analysis.excluded_cases,
     )
+    tables = [select_areas(table, areas) for table in release.tables]
     first = areas[0]
     funnel = next(t for t in tables if t.id == "funnel").data
     rows = funnel[funnel["area_code"].astype(str) == first[1]]
@@ -520,14 +520,7 @@ def compile_period(
     ]
     hidden = bool(opened["suppressed"].any()) if "suppressed" in opened.columns else False
     n_cases = None if hidden else int(opened["n"].astype("Int64").fillna(0).sum())
-    excluded_counts = analysis.excluded_in(
-        first[1] if first[0] == "municipality" else None,
-        first[1] if first[0] == "county" else None,
-    )
-    excluded = {
-        reason: hide_small(count, threshold, known is None)
-        for reason, count in excluded_counts.items()
-    }
+    excluded = release.excluded_in(first)
     names = {area: _name(area) for area in areas}
     notes: tuple[Label, ...] = (
         Label(
