@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -50,7 +50,6 @@ from exporters.compare import (
     select_areas,
 )
 from exporters.disclosure import Area
-from exporters.frame import AnalysisFrame
 from exporters.spec import Table
 from exporters.summary import (
     Mode,
@@ -301,13 +300,10 @@ def _regional_comparison(query: SummaryQuery, county: str) -> Plan:
 class Release:
     """A protected release of every area, ready to select areas from."""
 
-    tables: list[Table]
+    protected: ProtectedRelease
+    """Every table for every area, with ``meta.excluded`` per area in the same cell store."""
     positions: list[dict[Area, Any]]
     """Per table: the row positions of each area (:func:`area_positions`)."""
-    analysis: AnalysisFrame
-    """Its exclusions (the frame itself is not kept)."""
-    protected: ProtectedRelease
-    """The protected release, with ``meta.excluded`` per area in the same cell store."""
 
     selected: dict[tuple[Area, ...], list[Table]] = field(default_factory=dict)
     """Selections already cut (the same county asked again is not cut again)."""
@@ -318,7 +314,7 @@ class Release:
         if found is None:
             found = [
                 select_areas(table, areas, positions)
-                for table, positions in zip(self.tables, self.positions, strict=True)
+                for table, positions in zip(self.protected.tables, self.positions, strict=True)
             ]
             if len(self.selected) < MAX_SELECTIONS:
                 self.selected[key] = found
@@ -392,9 +388,7 @@ def _release(
         table_ids=table_ids,
         excluded_cases=analysis.excluded_cases,
     )
-    # Only what a summary reads besides the tables: the exclusions.
-    kept = replace(analysis, frame=analysis.frame.iloc[:0])
-    made = Release(release.tables, [area_positions(t) for t in release.tables], kept, release)
+    made = Release(release, [area_positions(t) for t in release.tables])
     RELEASES.put(key, made)
     return made
 
@@ -417,7 +411,6 @@ def build_summary(
     codebook = codebook_from_catalogue(catalogue)
     protected = plan.mode == "protected" or plan.areas is not None
     table_ids = None if query.tables is None else sorted({*query.tables, "funnel"})
-    protected_excluded: dict[str, int | None] = {}
     if plan.areas is None:
         analysis = load_frame(session, catalogue, plan.where, ids=False)
         tables = compile_tables(
@@ -428,11 +421,13 @@ def build_summary(
             by_year=query.by_year,
             table_ids=table_ids,
         )
+        own_only = plan.mode == "internal"
+        excluded = {r: hide_small(c, threshold, not own_only) for r, c in analysis.excluded.items()}
     else:
         release = _release(session, catalogue, plan, query.by_year, table_ids, threshold)
-        analysis = release.analysis
         tables = release.select(plan.areas)
-        protected_excluded = release.protected.excluded_in(plan.areas[0])
+        # Cells of the protected release, secondary suppression included.
+        excluded = release.protected.excluded_in(plan.areas[0])
     funnel = next(t for t in tables if t.id == "funnel").data
     first_rows = funnel
     if "area_code" in funnel.columns and plan.areas:
@@ -443,12 +438,6 @@ def build_summary(
     ]
     hidden = bool(opened["suppressed"].any()) if "suppressed" in opened.columns else False
     n_cases = None if hidden else int(opened["n"].astype("Int64").fillna(0).sum())
-    if plan.areas is not None:
-        # Cells of the protected release, secondary suppression included.
-        excluded = protected_excluded
-    else:
-        own_only = plan.mode == "internal"
-        excluded = {r: hide_small(c, threshold, not own_only) for r, c in analysis.excluded.items()}
     if query.tables is not None:
         tables = [t for t in tables if t.id in query.tables]
     names = {area: _name(area).sv for area in (plan.areas or [])}
