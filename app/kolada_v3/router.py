@@ -10,9 +10,10 @@ all are busy) and the values are computed once per state of the data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from app.clock import today
@@ -173,32 +174,41 @@ def municipality(
     return _paged(request, rows, page, per_page)
 
 
-def _data(
-    request: Request,
-    session: SessionDep,
-    catalogue: CatalogueDep,
-    specs: IndicatorsDep,
-    settings: SettingsDep,
-    kpis: str | None,
-    municipalities: str | None,
-    years: str | None,
-    page: int,
-    per_page: int,
-) -> Any:
-    query = service.DataQuery(
-        _split(kpis),
-        _split(municipalities),
-        tuple(int(y) for y in years.split(",")) if years else None,
-    )
-    rows = service.published_data(
-        session,
-        catalogue,
-        specs,
-        query,
-        threshold=settings.suppression_threshold,
-        today=today(),
-    )
-    return _paged(request, rows, page, per_page)
+@dataclass(frozen=True)
+class Published:
+    """What a data route needs besides its filters (one dependency)."""
+
+    request: Request
+    session: SessionDep
+    catalogue: CatalogueDep
+    specs: IndicatorsDep
+    settings: SettingsDep
+
+    def page(
+        self,
+        kpis: str | None,
+        municipalities: str | None,
+        years: str | None,
+        page: int,
+        per_page: int,
+    ) -> Any:
+        query = service.DataQuery(
+            _split(kpis),
+            _split(municipalities),
+            tuple(int(y) for y in years.split(",")) if years else None,
+        )
+        rows = service.published_data(
+            self.session,
+            self.catalogue,
+            self.specs,
+            query,
+            threshold=self.settings.suppression_threshold,
+            today=today(),
+        )
+        return _paged(self.request, rows, page, per_page)
+
+
+PublishedDep = Annotated[Published, Depends()]
 
 
 DATA_DOC = """Publicerade värden i Koladas form: avslutade kalenderår,
@@ -214,20 +224,14 @@ röjandeskyddade (T som Kolada publicerar det; K/M dolt när en del är liten,
     description=DATA_DOC,
 )
 def data(
-    request: Request,
-    session: SessionDep,
-    catalogue: CatalogueDep,
-    specs: IndicatorsDep,
-    settings: SettingsDep,
+    published: PublishedDep,
     kpi_id: KpiIds = None,
     municipality_id: MunicipalityIds = None,
     year: Years = None,
     page: PageNumber = 1,
     per_page: PerPage = service.MAX_PER_PAGE,
 ) -> Any:
-    return _data(
-        request, session, catalogue, specs, settings, kpi_id, municipality_id, year, page, per_page
-    )
+    return published.page(kpi_id, municipality_id, year, page, per_page)
 
 
 KpiPath = Annotated[str, Path(pattern=KPI_LIST, max_length=400, description="Nyckeltal")]
@@ -245,20 +249,14 @@ YearPath = Annotated[str, Path(pattern=YEAR_LIST, max_length=300, description="�
     description=DATA_DOC,
 )
 def data_kpi_municipality_year(
-    request: Request,
-    session: SessionDep,
-    catalogue: CatalogueDep,
-    specs: IndicatorsDep,
-    settings: SettingsDep,
+    published: PublishedDep,
     kpi_id: KpiPath,
     municipality_id: MunicipalityPath,
     year: YearPath,
     page: PageNumber = 1,
     per_page: PerPage = service.MAX_PER_PAGE,
 ) -> Any:
-    return _data(
-        request, session, catalogue, specs, settings, kpi_id, municipality_id, year, page, per_page
-    )
+    return published.page(kpi_id, municipality_id, year, page, per_page)
 
 
 @router.get(
@@ -269,17 +267,13 @@ def data_kpi_municipality_year(
     description=DATA_DOC,
 )
 def data_kpi_year(
-    request: Request,
-    session: SessionDep,
-    catalogue: CatalogueDep,
-    specs: IndicatorsDep,
-    settings: SettingsDep,
+    published: PublishedDep,
     kpi_id: KpiPath,
     year: YearPath,
     page: PageNumber = 1,
     per_page: PerPage = service.MAX_PER_PAGE,
 ) -> Any:
-    return _data(request, session, catalogue, specs, settings, kpi_id, None, year, page, per_page)
+    return published.page(kpi_id, None, year, page, per_page)
 
 
 @router.get(
@@ -290,19 +284,13 @@ def data_kpi_year(
     description=DATA_DOC,
 )
 def data_kpi_municipality(
-    request: Request,
-    session: SessionDep,
-    catalogue: CatalogueDep,
-    specs: IndicatorsDep,
-    settings: SettingsDep,
+    published: PublishedDep,
     kpi_id: KpiPath,
     municipality_id: MunicipalityPath,
     page: PageNumber = 1,
     per_page: PerPage = service.MAX_PER_PAGE,
 ) -> Any:
-    return _data(
-        request, session, catalogue, specs, settings, kpi_id, municipality_id, None, page, per_page
-    )
+    return published.page(kpi_id, municipality_id, None, page, per_page)
 
 
 @router.get(
@@ -313,19 +301,13 @@ def data_kpi_municipality(
     description=DATA_DOC,
 )
 def data_municipality_kpi(
-    request: Request,
-    session: SessionDep,
-    catalogue: CatalogueDep,
-    specs: IndicatorsDep,
-    settings: SettingsDep,
+    published: PublishedDep,
     municipality_id: MunicipalityPath,
     kpi_id: KpiPath,
     page: PageNumber = 1,
     per_page: PerPage = service.MAX_PER_PAGE,
 ) -> Any:
-    return _data(
-        request, session, catalogue, specs, settings, kpi_id, municipality_id, None, page, per_page
-    )
+    return published.page(kpi_id, municipality_id, None, page, per_page)
 
 
 @router.get(
@@ -336,16 +318,10 @@ def data_municipality_kpi(
     description=DATA_DOC,
 )
 def data_municipality_year(
-    request: Request,
-    session: SessionDep,
-    catalogue: CatalogueDep,
-    specs: IndicatorsDep,
-    settings: SettingsDep,
+    published: PublishedDep,
     municipality_id: MunicipalityPath,
     year: YearPath,
     page: PageNumber = 1,
     per_page: PerPage = service.MAX_PER_PAGE,
 ) -> Any:
-    return _data(
-        request, session, catalogue, specs, settings, None, municipality_id, year, page, per_page
-    )
+    return published.page(None, municipality_id, year, page, per_page)
