@@ -133,10 +133,12 @@ def machine(admin_url: str | None) -> dict[str, Any]:
 # --- one size on one engine -----------------------------------------------------
 
 
-def _measure(url: str, *args: str) -> dict[str, Any]:
+def run_measure(url: str, *args: str, tree: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """``bench.measure`` in a fresh process, with the code of ``tree``."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.measure", url, *args],
-        cwd=PROJECT_ROOT,
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
         capture_output=True,
         text=True,
         check=False,
@@ -199,7 +201,7 @@ def run_engine(
             if html:
                 args.append("--html")
             load_before = os.getloadavg()
-            result = _measure(url, *args)
+            result = run_measure(url, *args)
             result["loadavg_before"] = load_before
             runs.append(result)
             e2e = result["end_to_end"]
@@ -210,7 +212,7 @@ def run_engine(
             )
         for rep in range(old_reps):
             load_before = os.getloadavg()
-            result = _measure(url, "--path", "old")
+            result = run_measure(url, "--path", "old")
             result["loadavg_before"] = load_before
             old_runs.append(result)
             e2e = result["end_to_end"]

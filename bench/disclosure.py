@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import time
 from io import BytesIO
@@ -29,6 +28,7 @@ from typing import Any
 from app.catalogue.loader import load_catalogue
 from app.config import PROJECT_ROOT
 from bench import loader
+from bench.compilation import run_measure
 
 WORK = PROJECT_ROOT / "var" / "bench"
 RESULTS = WORK / "disclosure.json"
@@ -51,20 +51,8 @@ def export_tree(revision: str) -> Path:
 
 
 def measure(tree: Path, url: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.measure", url, "--protected", "--html", "--no-baseline"],
-        cwd=tree,
-        env={**os.environ, "PYTHONPATH": str(tree)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=3600,
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise RuntimeError(f"bench.measure failed in {tree}")
-    stages: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])["stages"]
-    return {name: stages[name] for name in STAGES}
+    found = run_measure(url, "--protected", "--html", "--no-baseline", tree=tree)
+    return {name: found["stages"][name] for name in STAGES}
 
 
 def run(cases: int, revision: str, reps: int, seed: int) -> list[dict[str, Any]]:
