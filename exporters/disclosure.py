@@ -50,8 +50,6 @@ import pandas as pd
 
 from exporters.definitions import NOT_REGISTERED
 from exporters.spec import Table
-from exporters.tables import mean as mean_of
-from exporters.tables import percent as percent_of
 
 DEFAULT_THRESHOLD = 7
 SUPPRESSED_MARK = ".."
@@ -707,97 +705,3 @@ def _settle_all(
         queued = set(current)
         following = set()
     hidden_array[:] = hidden
-
-
-def combine_years(table: Table, year: str = "year") -> Table:
-    """Several protected years as one period: each cell is the sum of the
-    yearly cells and is hidden when any of them is, so a period reveals
-    nothing the single years do not."""
-    data = table.data
-    if year not in data.columns:
-        return table
-    by = tuple(b for b in table.by if b != year)
-    keys = [*by, *table.spec.dims]
-    extra = [c for c in ("n_key", "N_key") if c in data.columns]
-    fast = _combine_blocks(table, year, by, keys, extra)
-    if fast is not None:
-        return fast
-    work = data.assign(
-        _n=data["n"].astype("Int64").fillna(0).astype("int64"),
-        _N=data["N"].astype("Int64").fillna(0).astype("int64"),
-    )
-    aggregations: dict[str, tuple[str, str]] = {
-        "n": ("_n", "sum"),
-        "N": ("_N", "sum"),
-    }
-    if "suppressed" in data.columns:
-        aggregations["suppressed"] = ("suppressed", "any")
-        aggregations["N_suppressed"] = ("N_suppressed", "any")
-    for column in extra:
-        aggregations[column] = (column, "first")
-    out = work.groupby(keys, observed=True, sort=True).agg(**aggregations).reset_index()
-    out["n"] = out["n"].astype("Int64")
-    out["N"] = out["N"].astype("Int64")
-    if table.spec.kind == "mean":
-        out["mean"] = mean_of(out["n"], out["N"])
-        value = "mean"
-    else:
-        out["percent"] = percent_of(out["n"], out["N"])
-        value = "percent"
-    if "suppressed" in out.columns:
-        n_hidden = out["suppressed"].astype(bool)
-        big_hidden = out["N_suppressed"].astype(bool)
-        out["n"] = out["n"].mask(n_hidden)
-        out["N"] = out["N"].mask(big_hidden)
-        out[value] = out[value].mask(n_hidden | big_hidden)
-        columns = [*keys, "n", "N", value, "suppressed", "N_suppressed", *extra]
-    else:
-        columns = [*keys, "n", "N", value, *extra]
-    return table.with_data(out[columns], by=by)
-
-
-def _combine_blocks(
-    table: Table, year: str, by: tuple[str, ...], keys: list[str], extra: list[str]
-) -> Table | None:
-    """Fast path: years as equal, identically ordered blocks (what rollup makes)."""
-    data = table.data.reset_index(drop=True)
-    codes, years = pd.factorize(data[year])
-    count = len(years)
-    if count == 0 or len(data) % count:
-        return None
-    rows = len(data) // count
-    if not np.array_equal(codes, np.repeat(np.arange(count), rows)):
-        return None
-    block = data.loc[: rows - 1, [*keys, *extra]].reset_index(drop=True)
-    for key in keys:
-        key_codes = pd.factorize(data[key])[0].reshape(count, rows)
-        if not (key_codes == key_codes[0]).all():
-            return None
-
-    def summed(column: str) -> np.ndarray:
-        values = data[column].astype("Int64").fillna(0).to_numpy(dtype=np.int64)
-        result: np.ndarray = values.reshape(count, rows).sum(axis=0)
-        return result
-
-    out = block
-    out["n"] = pd.array(summed("n"), dtype="Int64")
-    out["N"] = pd.array(summed("N"), dtype="Int64")
-    value = "mean" if table.spec.kind == "mean" else "percent"
-    out[value] = (mean_of if value == "mean" else percent_of)(out["n"], out["N"])
-    columns = [*keys, "n", "N", value]
-    if "suppressed" in data.columns:
-        n_hidden = pd.Series(
-            data["suppressed"].to_numpy(dtype=bool).reshape(count, rows).any(axis=0),
-            index=out.index,
-        )
-        big_hidden = pd.Series(
-            data["N_suppressed"].to_numpy(dtype=bool).reshape(count, rows).any(axis=0),
-            index=out.index,
-        )
-        out["n"] = out["n"].mask(n_hidden)
-        out["N"] = out["N"].mask(big_hidden)
-        out[value] = out[value].mask(n_hidden | big_hidden)
-        out["suppressed"] = n_hidden
-        out["N_suppressed"] = big_hidden
-        columns += ["suppressed", "N_suppressed"]
-    return table.with_data(out[[*columns, *extra]], by=by)

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporters.codebook import Label
-from exporters.compare import parents, rollup, select_areas
+from exporters.compare import parents, rollup
 from exporters.definitions import NOT_REGISTERED
-from exporters.disclosure import combine_years, protect
+from exporters.disclosure import protect
 from exporters.spec import Table, TableSpec
 from exporters.tables import keyed, multi_counts, single_counts
 
@@ -224,22 +224,6 @@ def test_multi_choice_hides_small_complements() -> None:
     assert bool(safe.loc["x", "suppressed"])  # 3 cases without x among N = 23
     assert not bool(safe.loc["y", "suppressed"])
     assert safe.loc["y", "n"] == 10
-
-
-def test_combined_years_hide_what_any_year_hides() -> None:
-    counts = {
-        (2022, "0101"): [3, 40, 20, 12],
-        (2023, "0101"): [30, 40, 20, 12],
-        (2022, "0102"): [9, 9, 9, 9],
-        (2023, "0102"): [9, 9, 9, 9],
-    }
-    table = select_areas(
-        combine_years(protected(frame_from_counts(counts))), [("municipality", "0101")]
-    )
-    row = table.data[table.data["cat"].astype(str) == "a"].iloc[0]
-    assert bool(row["suppressed"])
-    assert row["n"] is pd.NA
-    assert "year" not in table.data.columns
 
 
 def test_threshold_is_configurable() -> None:
