@@ -235,8 +235,9 @@ def protected_release(
 
 
 def hide_small(count: int, threshold: int, protected: bool) -> int | None:
-    """A single published count under the primary rule only (the national
-    hub's meta; a release's ``meta.excluded`` comes from its cell store)."""
+    """A single published count under the primary rule only (a summary
+    without areas, the K/M split of a key ratio; a release's
+    ``meta.excluded`` comes from its cell store)."""
     if protected and 0 < count < threshold:
         return None
     return count
