@@ -130,9 +130,9 @@ def measure(
     from app.catalogue.loader import load_catalogue
     from app.config import PROJECT_ROOT
     from app.db import make_engine, make_session_factory
+    from app.reference import county_of
     from app.stats.codebook import codebook_from_catalogue
     from app.stats.frame import EXCLUDED_COLUMNS, CaseFilter, to_pandas
-    from app.stats.service import county_of
     from bench.baseline import BASELINE_TABLES, exporter_counts, from_frame, from_raw
     from exporters.analysis import layout_from_codebook
     from exporters.compare import NATION

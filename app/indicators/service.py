@@ -25,7 +25,7 @@ from app.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from app.indicators.population import population_table
 from app.indicators.spec import IndicatorSpec
 from app.models import Case
-from app.reference import counties, districts, municipalities
+from app.reference import counties, county_of, districts, municipalities
 from app.stats.frame import read_case_data as read_from_analysis
 from exporters.disclosure import DEFAULT_THRESHOLD
 from exporters.indicators import CaseData, IndicatorResult, compute, period_for
@@ -193,8 +193,8 @@ def published_for(result: IndicatorResult, scope: Scope, threshold: int) -> Indi
         return result
     if not scope.compare:
         return published_result(result, threshold)
-    county_of = {code: m.county_code for code, m in municipalities().items()}
-    combined, ancestors = with_aggregates(result, county_of, [scope.code])
+    counties_of = county_of()
+    combined, ancestors = with_aggregates(result, counties_of, [scope.code])
     shown = published_result(combined, threshold, ancestors=ancestors)
     keep = {*scope.municipality_codes, county_id(scope.code), NATION_CODE}
     rows = shown.rows[shown.rows["area_code"].astype(str).isin(keep)].reset_index(drop=True)

@@ -91,6 +91,11 @@ def municipalities() -> dict[str, Municipality]:
     }
 
 
+def county_of() -> dict[str, str]:
+    """Municipality code -> county code, for all 290 municipalities."""
+    return {code: m.county_code for code, m in municipalities().items()}
+
+
 @cache
 def districts() -> dict[str, District]:
     """Districts (stadsdelsområden / geographic nämnder) by district code."""

@@ -36,7 +36,7 @@ from app.auth.principal import Principal
 from app.catalogue.loader import Catalogue
 from app.errors import FieldError, Forbidden, ValidationFailed
 from app.models import UNIT_KINDS, Unit
-from app.reference import counties, municipalities
+from app.reference import counties, county_of, municipalities
 from app.stats.codebook import codebook_from_catalogue
 from app.stats.frame import CaseFilter, load_frame
 from app.stats.tables import table_catalogue
@@ -98,10 +98,6 @@ def _forbidden() -> Forbidden:
         "Din roll får inte se statistik för det urvalet.",
         "Your role may not see statistics for that selection.",
     )
-
-
-def county_of() -> dict[str, str]:
-    return {code: m.county_code for code, m in municipalities().items()}
 
 
 def _check(query: SummaryQuery) -> None:

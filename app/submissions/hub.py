@@ -31,7 +31,7 @@ from app.catalogue.loader import Catalogue
 from app.db import transaction
 from app.errors import AppError, Conflict, FieldError, Forbidden, ValidationFailed
 from app.models import Submission, SubmissionFile
-from app.reference import counties, municipalities
+from app.reference import counties, county_of, municipalities
 from app.stats.codebook import codebook_from_catalogue
 from app.submissions import layout
 from app.submissions.sealing import SealError, is_sealed, open_sealed
@@ -321,7 +321,7 @@ def raw_from_packages(catalogue: Catalogue, tables: Sequence[dict[str, bytes]]) 
     """The analysis inputs from stored package tables (one dict of file name ->
     content per package), mapped back to catalogue keys through the layout."""
     columns = layout.layout(catalogue)
-    county_of = {code: m.county_code for code, m in municipalities().items()}
+    counties_of = county_of()
     cases_parts, iv_parts, risk_parts, survey_parts = [], [], [], []
     for files in tables:
         cases = _read(files[layout.CASES])
@@ -356,7 +356,7 @@ def raw_from_packages(catalogue: Catalogue, tables: Sequence[dict[str, bytes]]) 
             elif column.source == "survey_values" and column.key is not None:
                 survey[column.key] = values
         out["is_excluded"] = out["is_excluded"] == "1"
-        out["county_code"] = out["municipality_code"].map(county_of)
+        out["county_code"] = out["municipality_code"].map(counties_of)
         out["district_code"] = (
             out["district_code"].astype("object").where(out["district_code"].notna(), None)
         )
@@ -467,7 +467,7 @@ def compile_period(
     years = layout.parse_period(query.period)
     if years is None:
         raise _invalid("/query/period", "bad_period", "Ogiltig period.", "Invalid period.")
-    county_of = {code: m.county_code for code, m in municipalities().items()}
+    counties_of = county_of()
     known: str | None = None
     if principal.role == "coordinator":
         own = principal.municipality_code
@@ -476,7 +476,7 @@ def compile_period(
                 "Du ser bara din egen kommun bredvid län och riket.",
                 "You see only your own municipality beside its county and the nation.",
             )
-        areas = comparison_areas(own, None, county_of)
+        areas = comparison_areas(own, None, counties_of)
         known = own
         scope = own
     elif principal.role == "national":
@@ -489,7 +489,7 @@ def compile_period(
         if query.municipality is not None:
             areas = [("municipality", query.municipality)]
         elif query.county is not None:
-            areas = county_areas(query.county, county_of)
+            areas = county_areas(query.county, counties_of)
         else:
             areas = [NATION, *(("county", c) for c in sorted(counties()))]
         scope = query.municipality or query.county or "SE"
@@ -506,7 +506,7 @@ def compile_period(
         analysis.frame,
         codebook,
         threshold=threshold,
-        county_of=county_of,
+        county_of=counties_of,
         known_municipality=known,
         excluded_cases=analysis.excluded_cases,
     )
